@@ -1,0 +1,81 @@
+# squaremcp.infra — the two commands a user needs: `make demo` and `make test`.
+# Every target installs what it needs itself (Python venv, dependency collections, Docker engine,
+# Compose v2, locally built images). Nothing here needs Galaxy, a registry or GitHub.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export NO_COLOR ?= 1
+export ANSIBLE_NOCOLOR ?= 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+ANSIBLE_BUNDLE ?= 12.3.0
+COLLECTIONS := .collections/ansible_collections
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: help venv collections engine images lint yamllint ansible-lint sanity unit integration \
+        repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo build clean
+
+help:
+	@echo "make demo       converge a local lab host with site.yml (twice: the second run must change nothing)"
+	@echo "make test       the full suite: lint, sanity, unit, integration, every Molecule scenario"
+	@echo "make test-fast  the same without Molecule"
+	@echo "make molecule-<scenario>  one scenario: $(SCENARIOS)"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt $(PIP_QUIET)
+	touch $@
+
+collections: $(COLLECTIONS)/.bundle-$(ANSIBLE_BUNDLE)
+$(COLLECTIONS)/.bundle-$(ANSIBLE_BUNDLE): tools/collections.sh
+	ANSIBLE_BUNDLE=$(ANSIBLE_BUNDLE) tools/collections.sh
+	touch $@
+
+engine:
+	tools/docker-engine.sh
+
+images: engine
+	tools/build-images.sh
+
+yamllint: venv
+	yamllint --strict .
+
+ansible-lint: venv collections
+	ansible-lint
+
+lint: yamllint ansible-lint
+
+repo-check: venv
+	$(BIN)/python tools/repo_check.py
+
+sanity: venv collections
+	tools/sanity.sh
+
+unit: venv collections
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: venv collections
+	$(BIN)/python -m pytest -q tests/integration
+
+molecule: $(addprefix molecule-,$(SCENARIOS))
+
+$(addprefix molecule-,$(SCENARIOS)): molecule-%: venv collections images
+	tools/molecule.sh $*
+
+test-fast: lint sanity unit integration
+
+test: test-fast molecule
+
+build: venv collections
+	ansible-galaxy collection build --force --output-path .cache/build .
+
+demo: venv collections images
+	tools/demo.sh
+
+clean:
+	rm -rf .cache .pytest_cache tests/output

@@ -1,0 +1,359 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sealed_secret
+short_description: Seal a Kubernetes Secret for the Sealed Secrets controller, write and/or apply it
+version_added: 0.1.0
+description:
+  - Seals the values of a Kubernetes Secret with the public certificate of the Bitnami Sealed Secrets
+    controller, in pure Python (RSA-OAEP SHA-256 + AES-256-GCM, the controller's own format), so no
+    C(kubeseal) binary is needed and no value is ever written in the clear.
+  - Writes the resulting C(SealedSecret) manifest to O(dest) (safe to commit) and/or creates or updates
+    the C(SealedSecret) object in the cluster (O(apply=true)).
+  - Sealing is randomised. To keep runs idempotent the module records a keyed digest (HMAC-SHA256 with
+    O(digest_key)) of the input in the annotation C(squaremcp.infra/sealed-digest) and reuses an existing
+    object or file with the same digest. A changed value, key, name, namespace, scope, type or certificate
+    re-seals. A plain hash of the values is never stored.
+  - Without O(digest_key) every run re-seals, reports a change and warns.
+  - Messages, check mode and diff show key names and digests, never values.
+options:
+  name:
+    description: Name of the Secret (and of the C(SealedSecret)).
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the Secret. Always required; with O(scope=cluster-wide) it is only where the
+        C(SealedSecret) object lives.
+    type: str
+    required: true
+  scope:
+    description:
+      - Where the sealed values may be opened. V(strict) binds them to O(namespace) and O(name),
+        V(namespace-wide) to O(namespace), V(cluster-wide) to any name and namespace.
+    type: str
+    choices: [strict, namespace-wide, cluster-wide]
+    default: strict
+  data:
+    description:
+      - Values encoded in base64, as in a Secret's C(data). Use it for binary values.
+    type: dict
+  string_data:
+    description:
+      - Values as text, as in a Secret's C(stringData). A key may not be in both O(data) and O(string_data).
+    type: dict
+  type:
+    description:
+      - Type of the Secret the controller creates. Well-known types are checked for their required keys.
+    type: str
+    default: Opaque
+  labels:
+    description: Labels of the Secret the controller creates.
+    type: dict
+  annotations:
+    description:
+      - Annotations of the Secret the controller creates. The scope annotations are set from O(scope).
+    type: dict
+  certificate:
+    description:
+      - The controller's certificate (PEM), for example from C(kubeseal --fetch-cert).
+      - Without O(certificate) and O(certificate_path) the certificate is fetched from the controller
+        through the API server's service proxy (C(v1/cert.pem)), like C(kubeseal) does.
+    type: str
+  certificate_path:
+    description: Path of a file holding the controller's certificate (PEM).
+    type: path
+  controller_name:
+    description: Name of the controller's Service (the Helm chart calls it C(sealed-secrets)).
+    type: str
+    default: sealed-secrets-controller
+  controller_namespace:
+    description: Namespace of the controller's Service.
+    type: str
+    default: kube-system
+  dest:
+    description:
+      - Write the C(SealedSecret) manifest (YAML) to this file, atomically. Its directory must exist.
+    type: path
+  mode:
+    description: Mode of O(dest) when it is written.
+    type: raw
+    default: "0644"
+  backup:
+    description: Keep a timestamped copy of O(dest) before it is replaced.
+    type: bool
+    default: false
+  apply:
+    description:
+      - Create or update the C(SealedSecret) object in the cluster (API C(bitnami.com/v1alpha1)).
+      - Only the scope and digest annotations and the C(spec) are managed; other metadata is kept.
+    type: bool
+    default: false
+  digest_key:
+    description:
+      - Secret key (at least 16 characters, from the vault) for the keyed digest that makes runs idempotent.
+      - Keep it stable; changing it re-seals everything once.
+    type: str
+extends_documentation_fragment:
+  - squaremcp.infra.k8s
+attributes:
+  check_mode:
+    description: Nothing is written or applied; the result says what would change.
+    support: full
+  diff_mode:
+    description: Shows key names, scope, type, labels, annotations and digests before and after, never values.
+    support: full
+  platform:
+    description: Runs where the certificate, O(dest) and the kubeconfig are.
+    support: full
+    platforms: posix
+requirements:
+  - cryptography >= 39.0 (Python library)
+  - PyYAML (Python library)
+notes:
+  - The controller renews its key regularly (30 days by default). Old SealedSecrets keep working, and
+    with a new certificate the module re-seals (the certificate is part of the digest).
+  - The module never needs the controller's private key. Back up the controller's key Secrets
+    (role C(squaremcp.infra.sealed_secrets)): without them no SealedSecret can be opened again.
+seealso:
+  - name: Sealed Secrets
+    description: The controller and C(kubeseal).
+    link: https://github.com/bitnami-labs/sealed-secrets
+author:
+  - SquareMCP platform team (@squaremcp)
+"""
+
+EXAMPLES = r"""
+- name: Seal the Hermes secrets, keep the manifest in git and apply it
+  squaremcp.infra.sealed_secret:
+    name: hermes-secrets
+    namespace: hermes
+    string_data:
+      SMTP_PASSWORD: "{{ vault_hermes_smtp_password }}"
+      DATABASE_URL: "{{ vault_hermes_database_url }}"
+    digest_key: "{{ vault_sealed_secrets_digest_key }}"
+    kubeconfig: /var/snap/microk8s/current/credentials/client.config
+    dest: /srv/platform/kubernetes/sealed/hermes-hermes-secrets.yaml
+    apply: true
+
+- name: Seal offline with a certificate file (no cluster access), namespace-wide
+  squaremcp.infra.sealed_secret:
+    name: registry-pull
+    namespace: hermes
+    scope: namespace-wide
+    type: kubernetes.io/dockerconfigjson
+    string_data:
+      .dockerconfigjson: "{{ vault_registry_dockerconfig | to_json }}"
+    certificate_path: files/sealed-secrets-cert.pem
+    digest_key: "{{ vault_sealed_secrets_digest_key }}"
+    dest: kubernetes/sealed/hermes-registry-pull.yaml
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the file or the cluster object was (or, in check mode, would be) changed.
+  type: bool
+  returned: always
+resealed:
+  description: Whether the values were encrypted anew (false when an object with the same digest was reused).
+  type: bool
+  returned: always
+digest:
+  description: The keyed digest recorded in the annotation C(squaremcp.infra/sealed-digest); null without O(digest_key).
+  type: str
+  returned: always
+  sample: hmac-sha256:5d41402abc4b2a76b9719d911017c592ae0a3b1f2e6e9c7d3c5a1b0e9f8d7c6b
+keys:
+  description: The sealed key names (never the values).
+  type: list
+  elements: str
+  returned: always
+  sample: [DATABASE_URL, SMTP_PASSWORD]
+certificate:
+  description: The certificate the values were sealed with.
+  type: dict
+  returned: always
+  contains:
+    sha256:
+      description: SHA-256 of the certificate (DER).
+      type: str
+    not_after:
+      description: Expiry (UTC, ISO 8601).
+      type: str
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    key_size:
+      description: RSA key size in bits.
+      type: int
+    pem:
+      description: The certificate (public).
+      type: str
+sealed_secret:
+  description: The C(SealedSecret) object (encrypted values only; safe to log and commit).
+  type: dict
+  returned: always
+manifest:
+  description: The YAML text written (or that would be written) to O(dest).
+  type: str
+  returned: always
+dest:
+  description: The manifest file.
+  type: str
+  returned: when O(dest) is set
+backup_file:
+  description: The backup of the previous O(dest).
+  type: str
+  returned: when O(backup=true) and O(dest) was replaced
+applied:
+  description: Whether the cluster object was (or would be) created or updated.
+  type: bool
+  returned: when O(apply=true)
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import k8s, sealing
+from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError, read_bytes, write_file
+
+NO_DIGEST_KEY_WARNING = (
+    "no digest_key: the Secret was sealed anew and reported changed, and will be on every run. Give "
+    "digest_key (a long random string from the vault) to keep unchanged secrets untouched."
+)
+
+
+def argument_spec():
+    spec = dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        scope=dict(type="str", default="strict", choices=list(sealing.SCOPES)),
+        data=dict(type="dict", no_log=True),
+        string_data=dict(type="dict", no_log=True),
+        type=dict(type="str", default="Opaque"),
+        labels=dict(type="dict"),
+        annotations=dict(type="dict"),
+        certificate=dict(type="str"),
+        certificate_path=dict(type="path"),
+        controller_name=dict(type="str", default=sealing.DEFAULT_CONTROLLER_NAME),
+        controller_namespace=dict(type="str", default=sealing.DEFAULT_CONTROLLER_NAMESPACE),
+        dest=dict(type="path"),
+        mode=dict(type="raw", default="0644"),
+        backup=dict(type="bool", default=False),
+        apply=dict(type="bool", default=False),
+        digest_key=dict(type="str", no_log=True),
+    )
+    spec.update(k8s.KUBE_ARGUMENT_SPEC)
+    return spec
+
+
+class SealedSecretModule(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self._client = None
+
+    @property
+    def needs_cluster(self):
+        return self.params["apply"] or not (self.params["certificate"] or self.params["certificate_path"])
+
+    def client(self):
+        if self._client is None:
+            self._client = k8s.api_client(self.params["kubeconfig"], self.params["context"])
+        return self._client
+
+    def certificate(self):
+        params = self.params
+        if params["certificate"]:
+            return sealing.load_certificate(params["certificate"], source="the certificate option")
+        if params["certificate_path"]:
+            content = read_bytes(params["certificate_path"])
+            if content is None:
+                raise sealing.SealingError(
+                    "certificate_path %s does not exist: fetch the controller's certificate there first, or omit "
+                    "the option to fetch it from the controller" % params["certificate_path"]
+                )
+            return sealing.load_certificate(content, source=params["certificate_path"])
+        pem = sealing.fetch_certificate(self.client(), params["controller_name"], params["controller_namespace"],
+                                        timeout=params["request_timeout"])
+        return sealing.load_certificate(
+            pem, source="the certificate served by %s/%s" % (params["controller_namespace"], params["controller_name"]))
+
+    def run(self):
+        params = self.params
+        certificate = self.certificate()
+        request = sealing.SealRequest(
+            name=params["name"], namespace=params["namespace"], certificate=certificate,
+            data=params["data"], string_data=params["string_data"], scope=params["scope"],
+            secret_type=params["type"], labels=params["labels"], annotations=params["annotations"],
+            digest_key=params["digest_key"],
+        )
+        stored = file_obj = None
+        if params["apply"]:
+            stored = sealing.read_sealed_secret(self.client(), params["name"], params["namespace"],
+                                                timeout=params["request_timeout"])
+        if params["dest"]:
+            if os.path.isdir(params["dest"]):
+                raise FileError("dest %s is a directory: give the path of the manifest file" % params["dest"])
+            file_obj = sealing.parse_manifest(read_bytes(params["dest"]))
+        desired, resealed = request.manifest(stored, file_obj)
+        manifest = sealing.render_manifest(desired)
+
+        result = dict(changed=False, resealed=resealed, digest=request.digest, keys=sorted(request.values),
+                      certificate=certificate.info(), sealed_secret=desired, manifest=manifest.decode("utf-8"))
+        diffs = []
+        after = sealing.summary(desired)
+        if params["dest"]:
+            changed, backup_file = write_file(self.module, params["dest"], manifest, mode=params["mode"],
+                                              backup=params["backup"])
+            result.update(dest=params["dest"])
+            if backup_file:
+                result["backup_file"] = backup_file
+            result["changed"] |= changed
+            diffs.append(dict(before=sealing.summary(file_obj), after=after,
+                              before_header=params["dest"], after_header=params["dest"]))
+        if params["apply"]:
+            applied = sealing.needs_update(stored, desired)
+            if applied and not self.module.check_mode:
+                sealing.apply_sealed_secret(self.client(), stored, desired, timeout=params["request_timeout"])
+            result["applied"] = applied
+            result["changed"] |= applied
+            header = "SealedSecret %s/%s" % (params["namespace"], params["name"])
+            diffs.append(dict(before=sealing.summary(stored), after=after, before_header=header, after_header=header))
+        if request.digest is None and (params["dest"] or params["apply"]):
+            self.module.warn(NO_DIGEST_KEY_WARNING)
+        if self.module._diff and diffs:
+            result["diff"] = diffs if len(diffs) > 1 else diffs[0]
+        return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("certificate", "certificate_path")],
+        supports_check_mode=True,
+    )
+    if not sealing.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=sealing.CRYPTOGRAPHY_IMPORT_ERROR)
+    if not sealing.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=sealing.YAML_IMPORT_ERROR)
+    runner = SealedSecretModule(module)
+    if runner.needs_cluster and not k8s.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes") + " (needed to fetch the certificate or apply)",
+                         exception=k8s.KUBERNETES_IMPORT_ERROR)
+    try:
+        result = runner.run()
+    except (sealing.SealingError, k8s.KubeError, FileError) as exc:
+        module.fail_json(msg="%s/%s: %s" % (module.params["namespace"], module.params["name"], exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

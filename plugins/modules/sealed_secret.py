@@ -118,8 +118,8 @@ requirements:
 notes:
   - The controller renews its key regularly (30 days by default). Old SealedSecrets keep working, and
     with a new certificate the module re-seals (the certificate is part of the digest).
-  - The module never needs the controller's private key. Back up the controller's key Secrets
-    (role C(squaremcp.infra.sealed_secrets)): without them no SealedSecret can be opened again.
+  - The module never needs the controller's private key. Back up the controller's key Secrets with the
+    role C(squaremcp.infra.sealed_secrets); without them no SealedSecret can be opened again.
 seealso:
   - name: Sealed Secrets
     description: The controller and C(kubeseal).

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import yaml
@@ -59,7 +58,8 @@ def run_playbook(tmp_path, tasks, extra_vars=None, check=False, diff=True, name=
         args.append("--check")
     if diff:
         args.append("--diff")
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
     data = json.loads(results.read_text()) if results.exists() else {}
     return proc, data
 
@@ -97,13 +97,15 @@ def test_dest_written_idempotent_check_mode_and_reseal(tmp_path, keys):
     dest = str(tmp_path / "hermes-secrets.yaml")
     common = dict(name="hermes-secrets", namespace="hermes", certificate_path=keys["cert"], dest=dest,
                   digest_key="{{ digest_key }}", labels={"app": "hermes"})
+    relabelled = dict(common)
+    relabelled["labels"] = {"app": "hermes", "tier": "api"}
     values = {"SMTP_PASSWORD": CANARY, "DATABASE_URL": "postgres://hermes:%s@db/hermes" % CANARY}
     tasks = [
         seal_task("first", string_data="{{ values }}", **common),
         {"name": "Remember the file", "ansible.builtin.stat": {"path": dest, "checksum_algorithm": "sha256"},
          "register": "stat1"},
         seal_task("second", string_data="{{ values }}", **common),
-        seal_task("labels_only", string_data="{{ values }}", **dict(common, labels={"app": "hermes", "tier": "api"})),
+        seal_task("labels_only", string_data="{{ values }}", **relabelled),
         {"name": "Check mode with a new value", "check_mode": True,
          **seal_task("check", string_data="{{ values | combine({'SMTP_PASSWORD': 'new-' ~ canary}) }}", **common)},
         {"name": "Remember the file again", "ansible.builtin.stat": {"path": dest, "checksum_algorithm": "sha256"},

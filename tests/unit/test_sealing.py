@@ -292,7 +292,7 @@ def test_unchanged_input_reuses_the_sealed_object(rsa2048):
 
 def test_labels_change_without_resealing(rsa2048):
     _key, cert = rsa2048
-    first, _ = request(cert, digest_key=DIGEST_KEY).manifest()
+    first, _resealed = request(cert, digest_key=DIGEST_KEY).manifest()
     second, resealed = request(cert, digest_key=DIGEST_KEY, labels={"app": "hermes"}).manifest(first)
     assert not resealed
     assert second["spec"]["encryptedData"] == first["spec"]["encryptedData"]
@@ -310,7 +310,7 @@ def test_labels_change_without_resealing(rsa2048):
 ])
 def test_changed_input_reseals(rsa2048, change):
     _key, cert = rsa2048
-    first, _ = request(cert, digest_key=DIGEST_KEY).manifest()
+    first, _resealed = request(cert, digest_key=DIGEST_KEY).manifest()
     kwargs = dict(digest_key=DIGEST_KEY)
     kwargs.update(change)
     second, resealed = request(cert, **kwargs).manifest(first)
@@ -320,7 +320,7 @@ def test_changed_input_reseals(rsa2048, change):
 
 
 def test_new_certificate_reseals(rsa2048, other_key):
-    first, _ = request(rsa2048[1], digest_key=DIGEST_KEY).manifest()
+    first, _resealed = request(rsa2048[1], digest_key=DIGEST_KEY).manifest()
     second, resealed = request(other_key[1], digest_key=DIGEST_KEY).manifest(first)
     assert resealed
     assert controller.unseal(other_key[0], second) == {"SMTP_PASSWORD": CANARY.encode()}
@@ -328,7 +328,7 @@ def test_new_certificate_reseals(rsa2048, other_key):
 
 def test_tampered_digest_is_not_trusted(rsa2048):
     _key, cert = rsa2048
-    first, _ = request(cert, digest_key=DIGEST_KEY).manifest()
+    first, _resealed = request(cert, digest_key=DIGEST_KEY).manifest()
     first["metadata"]["annotations"][sealing.DIGEST_ANNOTATION] = "hmac-sha256:" + "0" * 64
     _second, resealed = request(cert, digest_key=DIGEST_KEY).manifest(first)
     assert resealed
@@ -336,7 +336,7 @@ def test_tampered_digest_is_not_trusted(rsa2048):
 
 def test_without_digest_key_every_run_reseals(rsa2048):
     _key, cert = rsa2048
-    first, _ = request(cert).manifest()
+    first, _resealed = request(cert).manifest()
     assert sealing.DIGEST_ANNOTATION not in first["metadata"].get("annotations", {})
     second, resealed = request(cert).manifest(first)
     assert resealed and second != first
@@ -354,7 +354,7 @@ def test_digest_is_keyed_not_a_plain_hash(rsa2048):
 
 def test_summary_shows_names_and_digests_only(rsa2048):
     _key, cert = rsa2048
-    manifest, _ = request(cert, digest_key=DIGEST_KEY, string_data={"B": CANARY, "A": CANARY}).manifest()
+    manifest, _resealed = request(cert, digest_key=DIGEST_KEY, string_data={"B": CANARY, "A": CANARY}).manifest()
     summary = sealing.summary(manifest)
     assert summary["keys"] == ["A", "B"]
     assert summary["digest"].startswith("hmac-sha256:")
@@ -389,7 +389,7 @@ def test_strip_server_fields():
 
 def test_needs_update(rsa2048):
     _key, cert = rsa2048
-    desired, _ = request(cert, digest_key=DIGEST_KEY).manifest()
+    desired, _resealed = request(cert, digest_key=DIGEST_KEY).manifest()
     stored = moved(desired)
     stored["metadata"].update(uid="u", resourceVersion="7")
     stored["metadata"]["annotations"]["other"] = "kept"

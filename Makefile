@@ -48,7 +48,7 @@ yamllint: venv
 ansible-lint: venv collections
 	ansible-lint
 
-lint: yamllint ansible-lint
+lint: repo-check yamllint ansible-lint
 
 repo-check: venv
 	$(BIN)/python tools/repo_check.py

@@ -46,7 +46,7 @@ yamllint: venv
 	yamllint --strict .
 
 ansible-lint: venv collections
-	ansible-lint
+	ANSIBLE_HOME=$(CURDIR)/.cache/ansible-home ansible-lint
 
 lint: repo-check yamllint ansible-lint
 

@@ -78,15 +78,15 @@ def test_runbook_seals_hermes_without_printing_values(tmp_path, controller_key):
         for secret in forbidden_strings():
             assert secret not in text, "a value leaked into the output"
 
-    assert sorted(os.listdir(out_dir)) == ["hermes-hermes-db.yaml", "hermes-hermes-secrets.yaml"]
+    assert sorted(os.listdir(out_dir)) == ["hermes-mcp-hermes-db.yaml", "hermes-mcp-hermes-secrets.yaml"]
     expected = fixture_secrets()
     for name in ("hermes-secrets", "hermes-db"):
-        text = (out_dir / ("hermes-%s.yaml" % name)).read_text()
+        text = (out_dir / ("hermes-mcp-%s.yaml" % name)).read_text()
         for secret in forbidden_strings():
             assert secret not in text
         manifest = yaml.safe_load(text)
         assert manifest["kind"] == "SealedSecret"
-        assert manifest["metadata"]["namespace"] == "hermes"
+        assert manifest["metadata"]["namespace"] == "hermes-mcp"
         assert controller.unseal(key, manifest) == expected[name]
         assert "kubectl.kubernetes.io/last-applied-configuration" not in \
             (manifest["spec"]["template"]["metadata"].get("annotations") or {})

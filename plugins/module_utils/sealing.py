@@ -537,12 +537,24 @@ def fetch_certificate(api_client, controller_name, controller_namespace, timeout
     if not ports:
         raise KubeError("the Service %s has no ports: it is not the Sealed Secrets controller's Service" % where)
     port = ports[0].name or str(ports[0].port)
-    response = call(
-        "fetching the certificate from the Sealed Secrets controller %s through the service proxy" % where,
-        core.connect_get_namespaced_service_proxy_with_path,
-        "http:%s:%s" % (controller_name, port), controller_namespace, CERTIFICATE_PATH,
-        _preload_content=False, _request_timeout=timeout,
-    )
+    action = "fetching the certificate from the Sealed Secrets controller %s through the service proxy" % where
+    try:
+        response = call(
+            action, core.connect_get_namespaced_service_proxy_with_path,
+            "http:%s:%s" % (controller_name, port), controller_namespace, CERTIFICATE_PATH,
+            _preload_content=False, _request_timeout=timeout,
+        )
+    except KubeError as exc:
+        if exc.status in (502, 503):
+            raise KubeError(
+                "%s failed: HTTP %s, the controller has no ready endpoint: check its pods (kubectl -n %s get "
+                "pods) and run again, or pass certificate/certificate_path" % (action, exc.status, controller_namespace),
+                status=exc.status) from exc
+        if exc.status == 404:
+            raise KubeError(
+                "%s failed: HTTP 404, the Service does not serve %s: is it the Sealed Secrets controller "
+                "(set controller_name/controller_namespace)?" % (action, CERTIFICATE_PATH), status=404) from exc
+        raise
     data = response.data if hasattr(response, "data") else response
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
@@ -595,7 +607,7 @@ def apply_sealed_secret(api_client, stored, desired, timeout=None):
     namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
     if stored is None:
         return call(
-            "creating SealedSecret %s/%s (is the SealedSecret CRD installed?)" % (namespace, name),
+            "creating SealedSecret %s/%s" % (namespace, name),
             api.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, desired,
             _request_timeout=timeout,
         )

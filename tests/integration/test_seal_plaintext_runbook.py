@@ -109,8 +109,8 @@ def test_runbook_writes_the_remaining_documents_and_refuses_bad_input(tmp_path, 
     _key, cert_path = controller_key
     documents = [doc for doc in yaml.safe_load_all(open(FIXTURE)) if doc]
     env = documents[0]["spec"]["template"]["spec"]["containers"][0]["env"]
-    documents[0]["spec"]["template"]["spec"]["containers"][0]["env"] = [e for e in env if "value" not in e
-                                                                         or e["name"] == "NODE_ENV"]
+    kept = [e for e in env if "value" not in e or e["name"] == "NODE_ENV"]
+    documents[0]["spec"]["template"]["spec"]["containers"][0]["env"] = kept
     plaintext = tmp_path / "hermes-k8s.yaml"
     plaintext.write_text(yaml.safe_dump_all(documents))
     out_dir = tmp_path / "sealed"

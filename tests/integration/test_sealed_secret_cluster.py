@@ -72,8 +72,8 @@ def test_fetch_apply_idempotent_check_mode_and_update(cluster, key_pair, tmp_pat
     assert first["certificate"]["sha256"] and first["keys"] == ["OAUTH_CLIENT_SECRET", "SMTP_PASSWORD"]
 
     # someone else's annotation on the stored object survives every update
-    kube.apply(dict(obj, metadata=dict(obj["metadata"], annotations=dict(obj["metadata"]["annotations"],
-                                                                           owner="platform"))))
+    annotations = dict(obj["metadata"]["annotations"], owner="platform")
+    kube.apply(dict(obj, metadata=dict(obj["metadata"], annotations=annotations)))
     kube.clear_requests()
     result = play(kube, tmp_path, [
         seal("again"),

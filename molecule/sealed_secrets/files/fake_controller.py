@@ -52,12 +52,12 @@ def mark_available(args, deployment):
         return
     replicas = deployment["spec"].get("replicas", 1)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    request(args.api, "PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s/status" % (args.namespace, args.name), {
-        "status": {"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
-                   "availableReplicas": replicas, "updatedReplicas": replicas,
-                   "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                                   "lastUpdateTime": now, "lastTransitionTime": now}]}},
-        content_type="application/merge-patch+json")
+    condition = {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                 "lastUpdateTime": now, "lastTransitionTime": now}
+    status = {"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
+              "availableReplicas": replicas, "updatedReplicas": replicas, "conditions": [condition]}
+    path = "/apis/apps/v1/namespaces/%s/deployments/%s/status" % (args.namespace, args.name)
+    request(args.api, "PATCH", path, {"status": status}, content_type="application/merge-patch+json")
 
 
 def main():
@@ -71,8 +71,8 @@ def main():
     started = False
     while True:
         try:
-            deployment = request(args.api, "GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (args.namespace,
-                                                                                                args.name))
+            path = "/apis/apps/v1/namespaces/%s/deployments/%s" % (args.namespace, args.name)
+            deployment = request(args.api, "GET", path)
             if deployment is not None:
                 if not started:
                     ensure_key(args)

@@ -31,14 +31,14 @@ def test_state_present_check_mode_then_create_then_idempotent(kube, tmp_path):
 
     checked = run_playbook(kube, tmp_path, tasks, check=True)
     assert checked.rc == 0, checked.stdout
-    assert [r["changed"] for _, r in checked.tasks] == [True, True, True]
+    assert [r["changed"] for dummy, r in checked.tasks] == [True, True, True]
     assert kube.get("v1", "Secret", "app", "web") is None and kube.get("apps/v1", "Deployment", "web", "web") is None
     posts = kube.requests_matching("POST")
     assert len(posts) == 3 and all(r.query.get("dryRun") == "All" for r in posts)
     assert checked.task(0)["result"]["metadata"]["uid"]  # the would-be object came from the server
 
     created = run_playbook(kube, tmp_path, tasks)
-    assert [r["changed"] for _, r in created.tasks] == [True, True, True], created.stdout
+    assert [r["changed"] for dummy, r in created.tasks] == [True, True, True], created.stdout
     stored = kube.get("v1", "Secret", "app", "web")
     assert stored["data"] == {"password": "czNjcmV0"}
     versions = {kind: kube.get(v, kind, n, "web")["metadata"]["resourceVersion"]
@@ -47,7 +47,7 @@ def test_state_present_check_mode_then_create_then_idempotent(kube, tmp_path):
 
     kube.clear_requests()
     again = run_playbook(kube, tmp_path, tasks)
-    assert [r["changed"] for _, r in again.tasks] == [False, False, False], again.stdout
+    assert [r["changed"] for dummy, r in again.tasks] == [False, False, False], again.stdout
     assert {kind: kube.get(v, kind, n, "web")["metadata"]["resourceVersion"]
             for v, kind, n in (("v1", "Secret", "app"), ("bitnami.com/v1alpha1", "SealedSecret", "app"),
                                ("apps/v1", "Deployment", "web"))} == versions

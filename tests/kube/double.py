@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, SquareMCP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A Kubernetes REST API double for tests: stdlib only, one file, HTTP/1.1 on 127.0.0.1.
@@ -255,14 +254,14 @@ def conflict(kind, name, why="the object has been modified; please apply your ch
 
 def invalid(kind, name, causes):
     """``causes``: (field, reason, message) tuples, e.g. ("metadata.name", "FieldValueRequired", ...)."""
-    texts = ["%s: %s" % (f, m) for f, _r, m in causes]
+    texts = ["%s: %s" % (f, m) for f, dummy, m in causes]
     details = {"name": name} if name else {}
     if kind.group:
         details["group"] = kind.group
     details["kind"] = kind.kind
     details["causes"] = [{"reason": r, "message": m, "field": f} for f, r, m in causes]
-    return ApiError(422, '%s "%s" is invalid: %s' % (kind.group_kind, name or "", texts[0] if len(texts) == 1
-                                                    else "[%s]" % ", ".join(texts)), details=details)
+    text = texts[0] if len(texts) == 1 else "[%s]" % ", ".join(texts)
+    return ApiError(422, '%s "%s" is invalid: %s' % (kind.group_kind, name or "", text), details=details)
 
 
 def bad_request(message):
@@ -981,7 +980,7 @@ class KubeDouble:
 
     def kind(self, api_version, kind):
         """The served Kind for ``api_version``/``kind`` (KeyError when not served)."""
-        group, _, version = api_version.rpartition("/")
+        group, dummy, version = api_version.rpartition("/")
         with self._lock:
             for candidate in self._kinds.values():
                 if candidate.group == group and candidate.version == version and candidate.kind == kind:
@@ -1251,7 +1250,7 @@ class KubeDouble:
             if not meta.get("generateName"):
                 raise invalid(kind, "", [("metadata.name", "FieldValueRequired",
                                           "Required value: name or generateName is required")])
-            meta["name"] = meta["generateName"] + "".join(random.choice(GENERATE_NAME_ALPHABET) for _ in range(5))
+            meta["name"] = meta["generateName"] + "".join(random.choice(GENERATE_NAME_ALPHABET) for dummy in range(5))
         self._validate(kind, obj)
         if self._find(kind, namespace, meta["name"]) is not None:
             raise already_exists(kind, meta["name"])
@@ -1481,8 +1480,8 @@ class KubeDouble:
         kind = self._lookup(group, version, rest[0])
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        if kind.namespaced != (namespace is not None) and not (kind.namespaced and name is None
-                                                                and request.method == "GET"):
+        all_namespaces_list = kind.namespaced and name is None and request.method == "GET"
+        if kind.namespaced != (namespace is not None) and not all_namespaces_list:
             raise unknown_resource()
         if subresource and subresource not in kind.subresources:
             raise unknown_resource()
@@ -1630,7 +1629,7 @@ class KubeDouble:
         deleted = []
         for item in listing["items"]:
             current = self._find(kind, item["metadata"].get("namespace"), item["metadata"]["name"])
-            result, _ = self._delete(kind, current, dry_run)
+            result = self._delete(kind, current, dry_run)[0]
             deleted.append(self._list_item(kind, result))
         listing["items"] = deleted
         return status, {}, listing
@@ -1829,7 +1828,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self):
-        path, _, raw_query = self.path.partition("?")
+        path, dummy, raw_query = self.path.partition("?")
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(raw_query, keep_blank_values=True).items()}
         request = Request(self.command, path, query, self.headers.get("Content-Type"), self._read_body(),
                           dict(self.headers.items()), raw_query)

@@ -193,8 +193,8 @@ def test_list_items_carry_kind_only_for_custom_resources(kube_client, kube):
     raw = client.CoreV1Api(kube_client).list_namespaced_config_map("default", _preload_content=False)
     body = json.loads(raw.data)
     assert body["kind"] == "ConfigMapList" and "kind" not in body["items"][0]
-    crs = client.CustomObjectsApi(kube_client).list_namespaced_custom_object("bitnami.com", "v1alpha1", "default",
-                                                                            "sealedsecrets")
+    crs = client.CustomObjectsApi(kube_client).list_namespaced_custom_object(
+        "bitnami.com", "v1alpha1", "default", "sealedsecrets")
     assert crs["kind"] == "SealedSecretList" and crs["items"][0]["kind"] == "SealedSecret"
 
 

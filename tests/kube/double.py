@@ -891,12 +891,13 @@ class KubeDouble:
         self._server = Server((self.host, self.port), lambda *a: _Handler(double, *a))
         self.port = self._server.server_address[1]
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="kube-double", daemon=True)
-        self._thread.start()
         if self._workdir is None:
             self._workdir = tempfile.mkdtemp(prefix="kube-double-")
         self.kubeconfig_path = self.write_kubeconfig(
             self._kubeconfig_arg or os.path.join(self._workdir, "kubeconfig"), self.context_name)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="kube-double",
+                                        daemon=True)
+        self._thread.start()
         return self
 
     def stop(self):
@@ -1871,6 +1872,9 @@ def main(argv=None):
     parser.add_argument("--kubeconfig", help="write a kubeconfig for the double here")
     parser.add_argument("--context", default="double", help="context/cluster/user name in the kubeconfig")
     parser.add_argument("--load", action="append", default=[], help="JSON (or YAML with PyYAML) objects to load")
+    parser.add_argument("--proxy", nargs=5, action="append", default=[],
+                        metavar=("NAMESPACE", "SERVICE", "PATH", "FILE", "CONTENT_TYPE"),
+                        help="answer GET .../services/SERVICE/proxy/PATH with FILE's bytes (repeatable)")
     parser.add_argument("--pidfile", help="write the process id here")
     parser.add_argument("--no-crds", action="store_true", help="do not install the known CRDs")
     args = parser.parse_args(argv)
@@ -1882,6 +1886,12 @@ def main(argv=None):
             double.load(path)
         except (OSError, ValueError, KeyError, ApiError) as exc:
             parser.error("cannot load %s: %s" % (path, exc))
+    for namespace, service, path, source, content_type in args.proxy:
+        try:
+            with open(source, "rb") as handle:
+                double.service_proxy(namespace, service, path, handle.read(), content_type)
+        except OSError as exc:
+            parser.error("cannot read %s: %s" % (source, exc))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

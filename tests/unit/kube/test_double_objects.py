@@ -455,3 +455,12 @@ def test_invalid_label_values_are_422(core):
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_config_map("default", {"metadata": {"name": "cm", "labels": {"a": "not ok"}}})
     assert caught.value.status == 422 and "metadata.labels" in status_of(caught)["message"]
+
+
+def test_load_reads_multi_document_yaml(kube, tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "objects.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\n"
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two, namespace: other}\n")
+    assert [o["metadata"]["namespace"] for o in kube.load(path)] == ["default", "other"]
+    assert kube.get("v1", "Namespace", "other") is not None

@@ -473,6 +473,11 @@ def summary(obj):
     }
 
 
+def masked_by_no_log(no_log_values, *texts):
+    """True when Ansible's masking of ``no_log_values`` would alter one of ``texts`` in the result."""
+    return any(value and value in text for value in no_log_values for text in texts)
+
+
 # ---------------------------------------------------------------------------------------------
 # Manifest files
 # ---------------------------------------------------------------------------------------------

@@ -68,6 +68,11 @@ options:
   certificate_path:
     description: Path of a file holding the controller's certificate (PEM).
     type: path
+  certificate_dest:
+    description:
+      - Also write the certificate the values were sealed with (PEM, public) to this file, for offline
+        sealing (like C(kubeseal --fetch-cert)).
+    type: path
   controller_name:
     description: Name of the controller's Service (the Helm chart calls it C(sealed-secrets)).
     type: str
@@ -118,6 +123,11 @@ requirements:
 notes:
   - The controller renews its key regularly (30 days by default). Old SealedSecrets keep working, and
     with a new certificate the module re-seals (the certificate is part of the digest).
+  - Ansible masks every O(data)/O(string_data) value wherever it occurs in the result, even inside other
+    strings. A very short value (a few characters) can therefore occur inside the returned RV(manifest),
+    RV(sealed_secret) or RV(certificate) and be masked there; the module warns when that happens. Files
+    written by the module itself (O(dest), O(certificate_dest)) are never affected: use them (and
+    M(ansible.builtin.fetch)) rather than the returned text to store manifests.
   - The module never needs the controller's private key. Back up the controller's key Secrets with the
     role C(squaremcp.infra.sealed_secrets); without them no SealedSecret can be opened again.
 seealso:
@@ -207,6 +217,10 @@ dest:
   description: The manifest file.
   type: str
   returned: when O(dest) is set
+certificate_dest:
+  description: The certificate file.
+  type: str
+  returned: when O(certificate_dest) is set
 backup_file:
   description: The backup of the previous O(dest).
   type: str
@@ -230,6 +244,12 @@ NO_DIGEST_KEY_WARNING = (
 )
 
 
+MASKING_WARNING = (
+    "a secret value is so short that it occurs inside the returned manifest or certificate, where Ansible "
+    "masks it: the returned text is damaged. Use dest / certificate_dest (written by the module, never masked)."
+)
+
+
 def argument_spec():
     spec = dict(
         name=dict(type="str", required=True),
@@ -242,6 +262,7 @@ def argument_spec():
         annotations=dict(type="dict"),
         certificate=dict(type="str"),
         certificate_path=dict(type="path"),
+        certificate_dest=dict(type="path"),
         controller_name=dict(type="str", default=sealing.DEFAULT_CONTROLLER_NAME),
         controller_namespace=dict(type="str", default=sealing.DEFAULT_CONTROLLER_NAMESPACE),
         dest=dict(type="path"),
@@ -319,6 +340,11 @@ class SealedSecretModule(object):
             result["changed"] |= changed
             diffs.append(dict(before=sealing.summary(file_obj), after=after,
                               before_header=params["dest"], after_header=params["dest"]))
+        if params["certificate_dest"]:
+            changed, _backup = write_file(self.module, params["certificate_dest"], certificate.pem.encode("ascii"),
+                                          mode="0644")
+            result.update(certificate_dest=params["certificate_dest"])
+            result["changed"] |= changed
         if params["apply"]:
             applied = sealing.needs_update(stored, desired)
             if applied and not self.module.check_mode:
@@ -329,6 +355,8 @@ class SealedSecretModule(object):
             diffs.append(dict(before=sealing.summary(stored), after=after, before_header=header, after_header=header))
         if request.digest is None and (params["dest"] or params["apply"]):
             self.module.warn(NO_DIGEST_KEY_WARNING)
+        if sealing.masked_by_no_log(self.module.no_log_values, result["manifest"], certificate.pem):
+            self.module.warn(MASKING_WARNING)
         if self.module._diff and diffs:
             result["diff"] = diffs if len(diffs) > 1 else diffs[0]
         return result

@@ -194,3 +194,19 @@ def test_failures_name_the_problem_leave_files_untouched_and_never_show_values(t
         assert message in result["msg"], (case, result["msg"])
     assert dest.read_text() == "--- {kept: true}\n"
     assert len(FAILURES) >= 10
+
+
+def test_files_survive_no_log_masking_of_short_values(tmp_path, keys):
+    """Ansible masks a no_log value wherever it occurs in the result: a 1-character value occurs in
+    any base64 text, so the returned manifest is damaged. The files the module writes are not."""
+    dest, cert_dest = tmp_path / "short.yaml", tmp_path / "cert.pem"
+    proc, data = run_playbook(tmp_path, [seal_task(
+        "short", name="flags", namespace="hermes", certificate_path=keys["cert"], dest=str(dest),
+        certificate_dest=str(cert_dest), digest_key=DIGEST_KEY, string_data={"ENABLED": "A", "TOKEN": CANARY})])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    no_canary(proc, data)
+    assert any("Use dest / certificate_dest" in warning for warning in data["short"]["warnings"])
+    assert "********" in data["short"]["manifest"]  # what the warning is about
+    manifest = yaml.safe_load(dest.read_text())
+    assert controller.unseal(keys["key"], manifest) == {"ENABLED": b"A", "TOKEN": CANARY.encode()}
+    assert cert_dest.read_text() == open(keys["cert"]).read()

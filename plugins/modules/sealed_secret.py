@@ -126,7 +126,7 @@ notes:
   - Ansible masks every O(data)/O(string_data) value wherever it occurs in the result, even inside other
     strings. A very short value (a few characters) can therefore occur inside the returned RV(manifest),
     RV(sealed_secret) or RV(certificate) and be masked there; the module warns when that happens. Files
-    written by the module itself (O(dest), O(certificate_dest)) are never affected: use them (and
+    written by the module itself (O(dest), O(certificate_dest)) are never affected, so use them (and
     M(ansible.builtin.fetch)) rather than the returned text to store manifests.
   - The module never needs the controller's private key. Back up the controller's key Secrets with the
     role C(squaremcp.infra.sealed_secrets); without them no SealedSecret can be opened again.
@@ -142,26 +142,26 @@ EXAMPLES = r"""
 - name: Seal the Hermes secrets, keep the manifest in git and apply it
   squaremcp.infra.sealed_secret:
     name: hermes-secrets
-    namespace: hermes
+    namespace: hermes-mcp
     string_data:
       SMTP_PASSWORD: "{{ vault_hermes_smtp_password }}"
       DATABASE_URL: "{{ vault_hermes_database_url }}"
     digest_key: "{{ vault_sealed_secrets_digest_key }}"
     kubeconfig: /var/snap/microk8s/current/credentials/client.config
-    dest: /srv/platform/kubernetes/sealed/hermes-hermes-secrets.yaml
+    dest: /srv/platform/kubernetes/sealed/hermes-mcp-hermes-secrets.yaml
     apply: true
 
 - name: Seal offline with a certificate file (no cluster access), namespace-wide
   squaremcp.infra.sealed_secret:
     name: registry-pull
-    namespace: hermes
+    namespace: hermes-mcp
     scope: namespace-wide
     type: kubernetes.io/dockerconfigjson
     string_data:
       .dockerconfigjson: "{{ vault_registry_dockerconfig | to_json }}"
     certificate_path: files/sealed-secrets-cert.pem
     digest_key: "{{ vault_sealed_secrets_digest_key }}"
-    dest: kubernetes/sealed/hermes-registry-pull.yaml
+    dest: kubernetes/sealed/hermes-mcp-registry-pull.yaml
   delegate_to: localhost
 """
 

@@ -10,19 +10,16 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "roles" / "host" / "files" / "docker_daemon_json_check.py"
 _SPEC = importlib.util.spec_from_file_location("docker_daemon_json_check", SCRIPT)
 check = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(check)
 
-# The role's defaults (roles/host/defaults/main.yml) as dockerd receives them.
-ROLE_DEFAULTS = {
-    "metrics-addr": "127.0.0.1:9323",
-    "log-driver": "json-file",
-    "log-opts": {"max-size": "10m", "max-file": "5"},
-    "live-restore": True,
-}
+DEFAULTS_FILE = SCRIPT.parents[1] / "defaults" / "main.yml"
+# The role's daemon.json defaults, as dockerd receives them.
+ROLE_DEFAULTS = yaml.safe_load(DEFAULTS_FILE.read_text())["host_docker_daemon_options"]
 
 
 def problems(**changes):
@@ -31,6 +28,7 @@ def problems(**changes):
 
 
 def test_role_defaults_pass():
+    assert ROLE_DEFAULTS["metrics-addr"] == "127.0.0.1:9323" and ROLE_DEFAULTS["live-restore"] is True
     assert check.check_config(ROLE_DEFAULTS) == []
 
 

@@ -13,7 +13,8 @@ export PATH=$root/.venv/bin:$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COL
 export MOLECULE_SCENARIO_NAME=lab  # create.yml labels the container with it
 lab=sq-lab-1
 ssh_port=${DEMO_SSH_PORT:-2222}
-demo=$root/demo  # git-ignored: key pair, logs
+rel=.cache/demo  # git-ignored: key pair, logs
+demo=$root/$rel
 mkdir -p "$demo"
 
 log() { printf '[demo] %s\n' "$*" >&2; }
@@ -35,7 +36,7 @@ lab_playbook() {  # create|destroy|prepare
   local inventory=(-i "localhost," -e "@$demo/lab-platform.yml")
   [ "$1" = prepare ] && inventory=(-i inventory/lab)
   ansible-playbook "${inventory[@]}" "molecule/_shared/$1.yml" >"$demo/lab-$1.log" 2>&1 \
-    || { tail -40 "$demo/lab-$1.log" >&2; die "lab $1 failed, see demo/lab-$1.log"; }
+    || { tail -40 "$demo/lab-$1.log" >&2; die "lab $1 failed, see $rel/lab-$1.log"; }
 }
 
 recap() { sed -n '/^PLAY RECAP/,/^$/p' "$1" | grep -E ': ok=' || true; }
@@ -47,12 +48,12 @@ run_time=()
 converge() {  # run number
   local logfile=$demo/site-run-$1.log start
   start=$(now)
-  log "run $1: ansible-playbook site.yml -i inventory/lab (log: demo/site-run-$1.log)"
+  log "run $1: ansible-playbook site.yml -i inventory/lab (log: $rel/site-run-$1.log)"
   if ! ansible-playbook site.yml -i inventory/lab >"$logfile" 2>&1; then
     tail -60 "$logfile" >&2
-    die "run $1 failed, see demo/site-run-$1.log"
+    die "run $1 failed, see $rel/site-run-$1.log"
   fi
-  [ -n "$(recap "$logfile")" ] || die "run $1 printed no recap, see demo/site-run-$1.log"
+  [ -n "$(recap "$logfile")" ] || die "run $1 printed no recap, see $rel/site-run-$1.log"
   run_time[$1]=$(since "$start")
 }
 
@@ -110,11 +111,11 @@ SSH (key only, through the lab's nftables filter and hardened sshd) answered:
 
 Where to look
   shell         docker exec -it $lab bash
-  ssh           ssh -i demo/lab_ed25519 -p $ssh_port labadmin@127.0.0.1
+  ssh           ssh -i $rel/lab_ed25519 -p $ssh_port labadmin@127.0.0.1
   services      docker exec $lab systemctl status ssh nftables docker
   firewall      docker exec $lab nft list table inet squaremcp_filter
   docker        docker exec $lab docker network ls
   metrics       docker exec $lab curl -s 127.0.0.1:9323/metrics
-  logs          demo/site-run-1.log demo/site-run-2.log
+  logs          $rel/site-run-1.log $rel/site-run-2.log
   again         make demo (recreates the lab; DEMO_REUSE=1 keeps it)   remove: tools/demo.sh destroy
 EOF

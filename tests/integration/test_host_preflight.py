@@ -62,7 +62,8 @@ def outcomes(tmp_path_factory):
     """Run every case once; return {case: (failed, message)}."""
     work = tmp_path_factory.mktemp("host_preflight")
     hosts = {}
-    for name, (variables, _) in CASES.items():
+    for name, case in CASES.items():
+        variables = case[0]
         hosts[name] = dict(variables, ansible_connection="local", ansible_python_interpreter=sys.executable)
     (work / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     (work / "play.yml").write_text(yaml.safe_dump([{

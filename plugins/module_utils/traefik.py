@@ -147,7 +147,8 @@ def _tokenize(rule):
         elif char in "&|":
             raise RuleError("single %r at column %d: combine matchers with && or ||" % (char, pos + 1))
         else:
-            raise RuleError("unexpected %r at column %d" % (char, pos + 1))
+            raise RuleError("unexpected %r at column %d: quote values with backticks, e.g. Host(`example.com`)"
+                            % (char, pos + 1))
     return tokens
 
 
@@ -730,17 +731,17 @@ def _check_address(address, where, problems):
         problems.append("%s: %r is not host:port" % (where, address))
 
 
-def _check_strings(doc, where, problems):
+def _check_strings(doc, problems, prefix="", where=""):
     """Traefik's file provider runs every file through Go templates: '{{' would be evaluated."""
     if isinstance(doc, dict):
         for key, value in doc.items():
-            _check_strings(value, "%s.%s" % (where, key), problems)
+            _check_strings(value, problems, prefix, "%s.%s" % (where, key) if where else str(key))
     elif isinstance(doc, list):
         for index, value in enumerate(doc):
-            _check_strings(value, "%s[%d]" % (where, index), problems)
+            _check_strings(value, problems, prefix, "%s[%d]" % (where, index))
     elif isinstance(doc, str) and "{{" in doc:
-        problems.append("%s: contains '{{', which Traefik's file provider evaluates as a Go template: "
-                        "remove it (an unrendered Jinja expression?)" % where)
+        problems.append("%s%s: contains '{{', which Traefik's file provider evaluates as a Go template: "
+                        "remove it (an unrendered Jinja expression?)" % (prefix, where))
 
 
 DYNAMIC_SECTIONS = {
@@ -794,7 +795,7 @@ def check_document(doc, where=""):
                  lambda e, w, p: _check_service(e, w, p, UDP_SERVICE_KINDS, tcp=True))
     if isinstance(doc.get("tls"), dict):
         check_shape(doc["tls"], TLS_SECTION, prefix + "tls", problems)
-    _check_strings(doc, prefix.rstrip(": ") or "file", problems)
+    _check_strings({k: v for k, v in doc.items() if k in DYNAMIC_SECTIONS}, problems, prefix)
     return problems
 
 
@@ -1375,7 +1376,7 @@ def check_static(doc, public_ports=(80, 443)):
     access = doc.get("accessLog") if isinstance(doc.get("accessLog"), dict) else {}
     if isinstance(access.get("format"), str) and access["format"] not in ACCESS_LOG_FORMATS:
         problems.append("accessLog.format: %r is not one of %s" % (access["format"], ", ".join(ACCESS_LOG_FORMATS)))
-    _check_strings(doc, "static", problems)
+    _check_strings(doc, problems)
     return problems
 
 

@@ -268,12 +268,10 @@ def _walk(tree, negated=False):
         tree[1].negated = negated
         yield tree[1]
     elif kind == "not":
-        for matcher in _walk(tree[1], not negated):
-            yield matcher
+        yield from _walk(tree[1], not negated)
     else:
         for branch in tree[1:]:
-            for matcher in _walk(branch, negated):
-                yield matcher
+            yield from _walk(branch, negated)
 
 
 def _v2_placeholders(value, default):
@@ -1520,4 +1518,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -105,6 +105,8 @@ attributes:
     support: full
     description: Shows the file before and after (secrets redacted).
   platform:
+    support: full
+    description: Runs on the Traefik host; needs only Python and PyYAML there.
     platforms: posix
 notes:
   - Only the HTTP section is managed as options; tcp/udp/tls sections of the file are validated and kept.

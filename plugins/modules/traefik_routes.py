@@ -53,7 +53,8 @@ options:
     description:
       - HTTP middlewares, name -> definition with exactly one kind (C(basicAuth), C(headers), C(redirectScheme),
         C(rateLimit), C(ipAllowList), C(stripPrefix), C(chain) ...).
-      - C(basicAuth) and C(digestAuth) C(users) hashes are redacted in the diff and in the returned values.
+      - C(basicAuth) and C(digestAuth) C(users) hashes are redacted in the diff and in the returned values; the
+        task's own arguments are logged by Ansible as usual, so prefer C(usersFile) (or C(no_log) on the task).
       - With O(state=absent), the names to remove.
     type: raw
   state:

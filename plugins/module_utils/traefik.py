@@ -408,17 +408,78 @@ def _check_matcher(matcher, spellings, arities, tcp):
     return name
 
 
-def parse_rule(rule, tcp=False):
-    """Parse a Traefik v3 rule; return the list of :class:`Matcher` (canonical names) or raise RuleError."""
+def parse_rule_tree(rule, tcp=False):
+    """Parse and check a Traefik v3 rule; return its tree: ("or"|"and", left, right), ("not", x), ("match", Matcher)."""
     if not isinstance(rule, str):
         raise RuleError("the rule must be a string, got %s" % type(rule).__name__)
     tree = _Parser(_tokenize(rule)).parse()
     arities = TCP_MATCHERS if tcp else HTTP_MATCHERS
     spellings = _TCP_SPELLINGS if tcp else _HTTP_SPELLINGS
-    matchers = list(_walk(tree))
-    for matcher in matchers:
+    for matcher in _walk(tree):
         matcher.name = _check_matcher(matcher, spellings, arities, tcp)
-    return matchers
+    return tree
+
+
+def parse_rule(rule, tcp=False):
+    """Parse a Traefik v3 rule; return the list of :class:`Matcher` (canonical names) or raise RuleError."""
+    return list(_walk(parse_rule_tree(rule, tcp=tcp)))
+
+
+def _host_matches(pattern, host):
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and "." not in host[:-len(pattern) + 1]
+    return pattern == host
+
+
+def _matches(tree, request):
+    kind = tree[0]
+    if kind == "or":
+        return _matches(tree[1], request) or _matches(tree[2], request)
+    if kind == "and":
+        return _matches(tree[1], request) and _matches(tree[2], request)
+    if kind == "not":
+        return not _matches(tree[1], request)
+    matcher = tree[1]
+    name, values = matcher.name, matcher.values
+    if name == "Host":
+        return _host_matches(values[0], request["host"])
+    if name == "Path":
+        return request["path"] == values[0]
+    if name == "PathPrefix":
+        return request["path"].startswith(values[0])
+    if name == "Method":
+        return request["method"] == values[0]
+    if name in ("HostRegexp", "PathRegexp"):
+        return re.search(values[0], request["host" if name == "HostRegexp" else "path"]) is not None
+    if name in ("Header", "HeaderRegexp"):
+        value = request["headers"].get(values[0])
+        return value is not None and (value == values[1] if name == "Header" else re.search(values[1], value) is not None)
+    if name in ("Query", "QueryRegexp"):
+        given = request["query"].get(values[0])
+        wanted = values[1] if len(values) > 1 else ""
+        return given is not None and (given == wanted if name == "Query" else re.search(wanted, given) is not None)
+    if name == "ClientIP":
+        return ipaddress.ip_address(request["client_ip"]) in ipaddress.ip_network(values[0], strict=False)
+    raise RuleError("cannot evaluate %s" % name)
+
+
+def route_request(routers, host, path, method="GET", headers=None, query=None, client_ip="127.0.0.1",
+                  entry_point=None):
+    """Name of the HTTP router Traefik would pick for a request, or None.
+
+    Routers are tried by priority (the ``priority`` option, else the rule's length), highest first,
+    as Traefik does; regular expressions use Python's ``re`` (close to Go's RE2 for such rules).
+    """
+    request = {"host": host, "path": path, "method": method, "headers": headers or {}, "query": query or {},
+               "client_ip": client_ip}
+    ranked = sorted(routers.items(), key=lambda item: (-(item[1].get("priority") or len(item[1]["rule"])), item[0]))
+    for name, router in ranked:
+        if entry_point and router.get("entryPoints") and entry_point not in router["entryPoints"]:
+            continue
+        if _matches(parse_rule_tree(router["rule"]), request):
+            return name
+    return None
 
 
 def rule_hosts(rule, tcp=False):

@@ -134,3 +134,24 @@ def test_build_rule(kwargs, rule):
 def test_build_rule_refuses_what_traefik_refuses(kwargs, message):
     with pytest.raises(RuleError, match=message.replace("(", "\\(")):
         build_rule(**kwargs)
+
+
+@pytest.mark.parametrize("rule, request_kwargs, matches", [
+    ("Header(`X-Api`, `1`)", {"headers": {"X-Api": "1"}}, True),
+    ("Header(`X-Api`, `1`)", {"headers": {"X-Api": "2"}}, False),
+    ("HeaderRegexp(`X-V`, `^v[0-9]+$`)", {"headers": {"X-V": "v12"}}, True),
+    ("Query(`mobile`)", {"query": {"mobile": ""}}, True),
+    ("Query(`page`, `1`)", {"query": {"page": "2"}}, False),
+    ("QueryRegexp(`q`, `^a+$`)", {"query": {"q": "aaa"}}, True),
+    ("ClientIP(`10.0.0.0/8`)", {"client_ip": "10.1.2.3"}, True),
+    ("ClientIP(`10.0.0.0/8`)", {"client_ip": "192.168.1.1"}, False),
+    ("HostRegexp(`^[a-z]+\\.a\\.com$`)", {}, True),
+    ("Host(`*.a.com`)", {}, True),
+    ("Host(`*.b.com`)", {}, False),
+    ("!PathRegexp(`^/x`) && Method(`GET`)", {}, True),
+])
+def test_rules_evaluate_like_traefik_matches(rule, request_kwargs, matches):
+    from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import route_request
+
+    picked = route_request({"r": {"rule": rule}}, "www.a.com", "/path", **request_kwargs)
+    assert (picked == "r") is matches

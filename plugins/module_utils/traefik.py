@@ -979,11 +979,14 @@ def _construct_mapping(loader, node, deep=False):
     loader.flatten_mapping(node)
     seen = {}
     for key_node, _value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
+        # Scalar keys compare by tag and text (cheap); anything else is constructed.
+        key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else \
+            loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark,
-                "found duplicate key %r (first at line %d)" % (key, seen[key] + 1), key_node.start_mark)
+                "found duplicate key %r (first at line %d)" % (
+                    key[1] if isinstance(key, tuple) else key, seen[key] + 1), key_node.start_mark)
         seen[key] = key_node.start_mark.line
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -1496,8 +1499,9 @@ def merge(current_doc, wanted, state="present", prune=False):
             "removed": sorted(set(before) - set(after)),
             "updated": sorted(n for n in set(after) & set(before) if after[n] != before[n]),
         }
-    doc = copy.deepcopy(current_doc) if isinstance(current_doc, dict) else {}
-    http = doc.get("http") if isinstance(doc.get("http"), dict) else {}
+    # Shallow copies: entries are replaced, never modified in place, so the input stays intact.
+    doc = dict(current_doc) if isinstance(current_doc, dict) else {}
+    http = dict(doc["http"]) if isinstance(doc.get("http"), dict) else {}
     for kind in KINDS:
         if new[kind]:
             http[kind] = new[kind]

@@ -86,8 +86,8 @@ def _unlink_quietly(path):
 
 def _file_args(spec):
     return {"path": spec["path"], "mode": spec.get("mode"), "owner": spec.get("owner"),
-            "group": spec.get("group"), "seuser": None, "serole": None, "setype": None,
-            "selevel": None, "secontext": [None, None, None], "attributes": None}
+            "group": spec.get("group"), "secontext": None, "seuser": None, "serole": None, "setype": None,
+            "selevel": None, "attributes": None}
 
 
 def _private(mode):

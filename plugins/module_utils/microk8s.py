@@ -201,14 +201,34 @@ def _ports(values):
     return ports
 
 
+_PUBLISHED = re.compile(r":(\d+)(?:-(\d+))?->")
+
+
+def parse_docker_ps(text):
+    """``[{"name", "ports"}]`` from ``docker ps --format '{{.Names}}\t{{.Ports}}'`` (published host ports only)."""
+    containers = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        name, _sep, ports = line.partition("\t")
+        published = set()
+        for first, last in _PUBLISHED.findall(ports):
+            published.update(range(int(first), int(last or first) + 1))
+        containers.append({"name": name.strip(), "ports": sorted(published)})
+    return containers
+
+
 def edge_guard(docker_published, ingress_ports, owner=""):
     """Check that the Docker edge and the cluster ingress do not both claim the same host ports.
 
-    ``docker_published``: ``[{"name": container, "ports": [80, 443]}]`` as Docker publishes them;
+    ``docker_published``: ``[{"name": container, "ports": [80, 443]}]`` or the text of ``docker ps``
+    (see :func:`parse_docker_ps`);
     ``ingress_ports``: host ports the ingress addon's pods will claim (empty when ingress is off);
     ``owner``: the recorded design, ``docker``, ``cluster`` or empty (undecided).
     Returns ``{"ok", "message", "conflicts"}``; ``message`` explains the choices when not ok.
     """
+    if isinstance(docker_published, str):
+        docker_published = parse_docker_ps(docker_published)
     if owner not in ("", None, "docker", "cluster"):
         raise Microk8sError("microk8s_edge_owner must be docker, cluster or empty, got %r" % (owner,))
     claims = _ports(ingress_ports)
@@ -249,8 +269,9 @@ def host_port_patch(daemonset, http, https):
     """Containers of an ingress DaemonSet with the http/https hostPorts set to ``http`` / ``https``.
 
     Ports are recognised by name (ingress-nginx ``http``/``https``, Traefik ``web``/``websecure``).
-    Returns ``{"changed", "containers", "before", "after"}``; ``containers`` is the complete list, so
-    the patch is correct under both merge-patch and strategic-merge-patch semantics.
+    Returns ``{"changed", "found", "containers", "before", "after"}`` (``found`` is false for a
+    DaemonSet without such host ports); ``containers`` is the complete list, so the patch is correct
+    under both merge-patch and strategic-merge-patch semantics.
     """
     wanted = {}
     for name in _HTTP_NAMES:
@@ -268,8 +289,4 @@ def host_port_patch(daemonset, http, https):
                 before[name] = port["hostPort"]
                 port["hostPort"] = wanted[name]
                 after[name] = wanted[name]
-    if not found:
-        meta = daemonset.get("metadata") or {}
-        raise Microk8sError("DaemonSet %s/%s has no http/https (web/websecure) hostPort to move: is it the ingress "
-                            "addon's controller?" % (meta.get("namespace"), meta.get("name")))
-    return {"changed": before != after, "containers": containers, "before": before, "after": after}
+    return {"changed": before != after, "found": found, "containers": containers, "before": before, "after": after}

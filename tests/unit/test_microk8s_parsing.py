@@ -170,6 +170,16 @@ def test_cluster_owner_needs_docker_off_the_edge():
     assert mk.edge_guard([{"name": "grafana", "ports": [3000]}], [80, 443], "cluster")["ok"]
 
 
+def test_docker_ps_output_is_understood():
+    text = ("traefik\t0.0.0.0:80->80/tcp, :::80->80/tcp, 0.0.0.0:443->443/tcp, 127.0.0.1:8080->8080/tcp\n"
+            "postgres\t5432/tcp\n"
+            "relay\t0.0.0.0:18080-18081->9000-9001/tcp\n")
+    assert mk.parse_docker_ps(text) == [{"name": "traefik", "ports": [80, 443, 8080]},
+                                        {"name": "postgres", "ports": []},
+                                        {"name": "relay", "ports": [18080, 18081]}]
+    assert mk.edge_guard(text, [18081, 18443], "docker")["conflicts"] == [18081]
+
+
 def test_no_docker_or_no_ingress_is_fine():
     assert mk.edge_guard([], [80, 443])["ok"]
     assert mk.edge_guard(TRAEFIK, [])["ok"]
@@ -201,7 +211,8 @@ def test_traefik_web_ports_move():
     assert result["after"] == {"web": 18080, "websecure": 18443}
 
 
-def test_daemonset_without_edge_ports_is_an_error():
-    ds = {"metadata": {"name": "x", "namespace": "y"}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
-    with pytest.raises(mk.Microk8sError, match="DaemonSet y/x has no http/https"):
-        mk.host_port_patch(ds, 1, 2)
+def test_daemonset_without_edge_ports_is_left_alone():
+    ds = {"metadata": {"name": "x", "namespace": "y"}, "spec": {"template": {"spec": {"containers": [
+        {"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]}}}}
+    assert mk.host_port_patch(ds, 1, 2) == {"changed": False, "found": False, "containers": [
+        {"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}], "before": {}, "after": {}}

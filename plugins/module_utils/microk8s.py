@@ -218,14 +218,16 @@ def parse_docker_ps(text):
     return containers
 
 
-def edge_guard(docker_published, ingress_ports, owner=""):
+def edge_guard(docker_published, ingress_ports, owner="", require_owner=False):
     """Check that the Docker edge and the cluster ingress do not both claim the same host ports.
 
     ``docker_published``: ``[{"name": container, "ports": [80, 443]}]`` or the text of ``docker ps``
     (see :func:`parse_docker_ps`);
     ``ingress_ports``: host ports the ingress addon's pods will claim (empty when ingress is off);
     ``owner``: the recorded design, ``docker``, ``cluster`` or empty (undecided).
-    Returns ``{"ok", "message", "conflicts"}``; ``message`` explains the choices when not ok.
+    ``require_owner``: also fail when the recorded owner does not hold 80/443 (a live check, as in an
+    outage: the Docker edge stopped, or the cluster ingress moved away).
+    Returns ``{"ok", "message", "conflicts", "docker"}``; ``message`` explains the choices when not ok.
     """
     if isinstance(docker_published, str):
         docker_published = parse_docker_ps(docker_published)
@@ -236,9 +238,24 @@ def edge_guard(docker_published, ingress_ports, owner=""):
     for container in docker_published or []:
         for port in _ports(container.get("ports")):
             publishers.setdefault(port, []).append(str(container.get("name")))
+    result = _edge_guard(publishers, claims, owner, require_owner)
+    result["docker"] = [c for c in docker_published or [] if c.get("ports")]
+    return result
+
+
+def _edge_guard(publishers, claims, owner, require_owner):
     conflicts = sorted(claims & set(publishers))
     edge_docker = sorted(p for p in EDGE_PORTS if p in publishers)
     who = "; ".join("%d by %s" % (p, ", ".join(sorted(set(publishers[p])))) for p in conflicts or edge_docker)
+    if require_owner and owner == "docker" and len(edge_docker) < len(EDGE_PORTS) and not conflicts:
+        return {"ok": False, "conflicts": [], "message": (
+            "microk8s_edge_owner is docker, but no Docker container publishes %s: the edge is down; start the "
+            "Traefik edge (its compose project) and check `docker ps`" % " and ".join(
+                str(p) for p in EDGE_PORTS if p not in publishers))}
+    if require_owner and owner == "cluster" and not set(EDGE_PORTS) <= claims:
+        return {"ok": False, "conflicts": [], "message": (
+            "microk8s_edge_owner is cluster, but the cluster ingress claims host ports %s, not 80/443: enable the "
+            "ingress addon or put its host ports back (microk8s_ingress_host_ports)" % (sorted(claims) or "none"))}
     if owner == "cluster" and edge_docker:
         return {"ok": False, "conflicts": edge_docker, "message": (
             "microk8s_edge_owner is cluster, but Docker still publishes %s: stop or move the Docker edge off "

@@ -180,6 +180,17 @@ def test_docker_ps_output_is_understood():
     assert mk.edge_guard(text, [18081, 18443], "docker")["conflicts"] == [18081]
 
 
+def test_live_check_requires_the_owner_to_hold_the_edge():
+    stopped = [{"name": "postgres", "ports": [5432]}]
+    down = mk.edge_guard(stopped, [18080, 18443], "docker", require_owner=True)
+    assert not down["ok"] and "no Docker container publishes 80 and 443: the edge is down" in down["message"]
+    assert mk.edge_guard(TRAEFIK, [18080, 18443], "docker", require_owner=True)["ok"]
+    moved = mk.edge_guard([], [18080, 18443], "cluster", require_owner=True)
+    assert not moved["ok"] and "claims host ports [18080, 18443], not 80/443" in moved["message"]
+    assert mk.edge_guard(TRAEFIK, [80], "docker", require_owner=True)["conflicts"] == [80]
+    assert mk.edge_guard(TRAEFIK, [], "docker")["docker"] == TRAEFIK
+
+
 def test_no_docker_or_no_ingress_is_fine():
     assert mk.edge_guard([], [80, 443])["ok"]
     assert mk.edge_guard(TRAEFIK, [])["ok"]

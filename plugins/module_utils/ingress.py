@@ -596,8 +596,8 @@ def apply_plan(api, actions, check_mode):
 
 def describe_action(action):
     if action["kind"] == "Ingress":
-        return "patch Ingress %s/%s to class %s" % (action["namespace"], action["name"],
-                                                     action["after"]["ingressClassName"])
+        return "patch Ingress %s/%s to class %s" % (
+            action["namespace"], action["name"], action["after"]["ingressClassName"])
     return "%s IngressClass %s -> %s" % (action["action"], action["name"], action["after"]["controller"])
 
 
@@ -624,8 +624,8 @@ def _run(api, action, dry_run, applied, pending):
         done = "; nothing was changed" if dry_run or not applied else "; already applied: " + ", ".join(
             describe_action(a) for a in applied)
         left = [describe_action(a) for a in pending]
-        raise ApplyError("%s%s failed: %s%s; not applied: %s" % (step, describe_action(action), exc, done,
-                                                                  ", ".join(left)), applied, pending)
+        raise ApplyError("%s%s failed: %s%s; not applied: %s" % (
+            step, describe_action(action), exc, done, ", ".join(left)), applied, pending)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ description:
     O(target_class) through the field, changing only the class lines (comments, key order, quoting and the
     other documents stay byte for byte), verified by re-parsing before the files are written atomically.
 author:
-  - SquareMCP platform team
+  - SquareMCP platform team (@squaremcp)
 extends_documentation_fragment:
   - squaremcp.infra.k8s
 options:
@@ -90,11 +90,15 @@ notes:
     only applied by admission when an Ingress is created).
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Changes are sent with C(dryRun=All); files are not written.
+    details: Changes are sent to the API with C(dryRun=All); files are not written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 """
 

@@ -38,7 +38,7 @@ def run_playbook(tmp_path, tasks, extra_vars=None, check=False, diff=False, env=
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_HOME=str(tmp_path / ".ansible"),
         ANSIBLE_LOCAL_TEMP=str(tmp_path / ".ansible-tmp"), TMPDIR=str(tmp_path), no_proxy="127.0.0.1,localhost",
         NO_PROXY="127.0.0.1,localhost", **(env or {}))
-    proc = subprocess.run(cmd, cwd=str(tmp_path), env=environment, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=str(tmp_path), env=environment, capture_output=True, text=True, timeout=300, check=False)
     try:
         report = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:

@@ -68,14 +68,14 @@ def test_hermes_keeps_its_other_annotations_and_comments():
 
 def test_quoting_style_of_an_existing_value_is_kept():
     path = [p for p in SEED if p.endswith("app-k8s.yaml")][0]
-    new_text, _ = ing.ManifestFile(path, read(path)).rewrite("public")
+    new_text, _changes = ing.ManifestFile(path, read(path)).rewrite("public")
     assert '  ingressClassName: "public"  # TODO: microk8s serves "public"\n' in new_text
 
 
 def test_annotations_block_goes_when_the_class_was_its_only_entry():
     path = [p for p in SEED if p.endswith("docs-k8s.yaml")][0]
     text = read(path)
-    new_text, _ = ing.ManifestFile(path, text).rewrite("public")
+    new_text, _changes = ing.ManifestFile(path, text).rewrite("public")
     assert "  # the only annotation: the whole block goes when it is removed\nspec:\n  ingressClassName: public\n" \
         in new_text
     assert new_text.endswith("                  number: 80\n...\n")
@@ -105,20 +105,20 @@ spec:
 
 
 def test_exact_output_for_a_block_scalar_annotation_and_an_empty_field():
-    new_text, _ = ing.ManifestFile("x.yaml", EXACT).rewrite("public")
+    new_text, _changes = ing.ManifestFile("x.yaml", EXACT).rewrite("public")
     assert new_text == EXACT.replace("    kubernetes.io/ingress.class: >-\n      nginx\n", "").replace(
         "  ingressClassName:\n", "  ingressClassName: public\n")
 
 
 def test_crlf_files_stay_crlf():
     text = "apiVersion: networking.k8s.io/v1\r\nkind: Ingress\r\nmetadata:\r\n  name: a\r\nspec:\r\n  rules: []\r\n"
-    new_text, _ = ing.ManifestFile("x.yaml", text).rewrite("public")
+    new_text, _changes = ing.ManifestFile("x.yaml", text).rewrite("public")
     assert new_text == text.replace("spec:\r\n", "spec:\r\n  ingressClassName: public\r\n")
 
 
 def test_class_names_yaml_would_misread_are_quoted():
     text = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\nspec:\n  rules: []\n"
-    new_text, _ = ing.ManifestFile("x.yaml", text).rewrite("true")
+    new_text, _changes = ing.ManifestFile("x.yaml", text).rewrite("true")
     assert '  ingressClassName: "true"\n' in new_text
     assert yaml.safe_load(new_text)["spec"]["ingressClassName"] == "true"
 

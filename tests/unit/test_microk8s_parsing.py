@@ -128,8 +128,8 @@ def test_disable_unlisted_spares_the_protected_ones():
 def test_unknown_addons_are_reported_not_enabled():
     plan = mk.addon_plan(mk.parse_status(fixture("status-1.34-fresh.txt")), ["dns", "traefik", "community/cilium"])
     assert plan["unknown"] == ["traefik"]
-    assert [a["argv"] for a in plan["enable"]] == [["microk8s", "enable", "dns"],
-                                                    ["microk8s", "enable", "community/cilium"]]
+    assert [a["argv"] for a in plan["enable"]] == [
+        ["microk8s", "enable", "dns"], ["microk8s", "enable", "community/cilium"]]
 
 
 def test_bad_addon_entry_is_an_error():

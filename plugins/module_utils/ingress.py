@@ -233,7 +233,8 @@ class Model(object):
 
     def describe_running(self):
         if not self.running:
-            return "no ingress controller is running"
+            found = ", ".join("%s %d/%d ready" % (c.id, c.ready, c.desired) for c in self.controllers)
+            return "no ingress controller is running%s" % (" (found: %s)" % found if found else "")
         return "; ".join(
             "%s serves classes [%s] and the annotation [%s]"
             % (c.id, ", ".join(c.matching_classes(self.classes)) or "none", ", ".join(c.annotation_names()) or "none")
@@ -624,7 +625,7 @@ def _run(api, action, dry_run, applied, pending):
         done = "; nothing was changed" if dry_run or not applied else "; already applied: " + ", ".join(
             describe_action(a) for a in applied)
         left = [describe_action(a) for a in pending]
-        raise ApplyError("%s%s failed: %s%s; not applied: %s" % (
+        raise ApplyError("%s%s: %s%s; not applied: %s" % (
             step, describe_action(action), exc, done, ", ".join(left)), applied, pending)
 
 

@@ -7,6 +7,7 @@ Ingresses (hermes, app, docs, site: class nginx via field and annotation) and a 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import glob
 import os
@@ -14,7 +15,7 @@ import os
 import pytest
 import yaml
 
-from tests.kube.double import Fault
+from tests.kube.double import Fault, KubeDouble
 from tests.kube.playbook import run_playbook
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -202,17 +203,25 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("name, edit, fault, params, message", FAULTS, ids=[f[0] for f in FAULTS])
-def test_faults_fail_clearly_and_change_nothing(kube, tmp_path, name, edit, fault, params, message):
-    load(kube, "1.34", edit)
-    before = snapshot(kube)
-    if fault:
-        fault(kube)
-    out = play(kube, tmp_path, [task("fix", mode="reconcile", **params)]).task("fix")
-    assert out["failed"] is True and message in out["msg"], out["msg"]
-    assert snapshot(kube) == before
-    if name == "patch_forbidden":
-        assert "RBAC denied it" in out["msg"] and "nothing was changed" in out["msg"]
+def test_faults_fail_clearly_and_change_nothing(kube, tmp_path):
+    """Every fault gets its own double; one playbook runs the module once against each."""
+    with contextlib.ExitStack() as stack:
+        doubles, before, tasks = {}, {}, []
+        for name, edit, fault, params, _message in FAULTS:
+            double = stack.enter_context(KubeDouble(workdir=tmp_path / name))
+            load(double, "1.34", edit)
+            before[name] = snapshot(double)
+            if fault:
+                fault(double)
+            doubles[name] = double
+            tasks.append(task(name, mode="reconcile", kubeconfig=double.kubeconfig_path, **params))
+        result = play(kube, tmp_path, tasks)
+        messages = dict((name, result.task(name).get("msg", "")) for name in doubles)
+        assert dict((name, message in messages[name]) for name, _e, _f, _p, message in FAULTS) == dict(
+            (name, True) for name in doubles), messages
+        assert all(result.task(name)["failed"] for name in doubles)
+        assert dict((name, snapshot(d)) for name, d in doubles.items()) == before
+        assert "RBAC denied it" in messages["patch_forbidden"] and "nothing was changed" in messages["patch_forbidden"]
 
 
 def test_traefik_pinned_to_one_class_cannot_be_aliased(kube, tmp_path):

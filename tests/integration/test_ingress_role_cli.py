@@ -114,8 +114,8 @@ def test_two_control_plane_nodes_are_refused(tmp_path):
 
 def test_unknown_addon_is_refused_before_anything_is_enabled(tmp_path):
     state_path, bindir = fake_cluster(tmp_path)
-    rc, report, state = converge_with(tmp_path, state_path, bindir, {"microk8s_addons": [{"name": "dns"},
-                                                                                          {"name": "traefik"}]})
+    wanted = {"microk8s_addons": [{"name": "dns"}, {"name": "traefik"}]}
+    rc, report, state = converge_with(tmp_path, state_path, bindir, wanted)
     assert rc != 0 and not [e for e in state["log"] if e[1] == "enable"]
     failures = [r["msg"] for p in report["plays"] for t in p["tasks"] for r in t["hosts"].values() if r.get("failed")]
     assert any("has no addon traefik" in m for m in failures)

@@ -198,7 +198,7 @@ FAULTS = [
     ("patch_forbidden", None, lambda k: k.deny(verb="patch", resource="ingresses"), {},
      "dry run of patch Ingress hermes-mcp/hermes-mcp to class public: patching Ingress hermes-mcp/hermes-mcp "
      "failed: HTTP 403"),
-    ("alias_cannot_help", None, None, {"strategy": "alias", "target_class": "traefik"},
+    ("alias_unknown_target", None, None, {"strategy": "alias", "target_class": "traefik"},
      "target_class traefik does not exist"),
 ]
 

@@ -86,7 +86,7 @@ def _unlink_quietly(path):
 
 def _file_args(spec):
     return {"path": spec["path"], "mode": spec.get("mode"), "owner": spec.get("owner"),
-            "group": spec.get("group"), "seuser": None, "serole": None, "setype": None,
+            "group": spec.get("group"), "secontext": None, "seuser": None, "serole": None, "setype": None,
             "selevel": None, "attributes": None}
 
 

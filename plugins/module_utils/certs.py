@@ -773,11 +773,10 @@ def _file_pair(directory, files, first, rest):
 
 METRICS = (
     ("squaremcp_certificate_expiry_timestamp_seconds", "notAfter of the certificate Traefik serves, as a Unix timestamp."),
-    ("squaremcp_certificate_days_left", "Whole days until the certificate Traefik serves expires (at the time of the last sync)."),
     ("squaremcp_certificate_sync_certificates", "Certificates referenced by Traefik's certificates.yml after the last sync."),
     ("squaremcp_certificate_sync_expiring", "Certificates expiring within min_days_valid that the last sync could not replace."),
     ("squaremcp_certificate_sync_refused", "Certificates the last sync refused (expired, wrong key, bad chain, missing ...)."),
-    ("squaremcp_certificate_sync_min_days_valid", "The min_days_valid threshold of the sync."),
+    ("squaremcp_certificate_sync_min_valid_seconds", "The sync's min_days_valid threshold in seconds (alert below it)."),
     ("squaremcp_certificate_sync_failed", "1 when the last sync failed or refused or (on_expiring=fail) found expiring certificates, else 0."),
     ("squaremcp_certificate_sync_last_run_timestamp_seconds", "Unix time of the last sync run."),
     ("squaremcp_certificate_sync_last_success_timestamp_seconds", "Unix time of the last successful sync run."),
@@ -799,7 +798,11 @@ def previous_last_success(metrics_text):
 
 
 def render_metrics(served, expiring, refused, failed, min_days_valid, now=None, last_success=None):
-    """Prometheus text exposition for node-exporter's textfile collector."""
+    """Prometheus text exposition for node-exporter's textfile collector.
+
+    Expiry is a timestamp (never stale, base unit as promtool demands); days left in PromQL:
+    ``(squaremcp_certificate_expiry_timestamp_seconds - time()) / 86400``.
+    """
     current = _now(now)
     stamp = current.timestamp()
     if not failed:
@@ -812,11 +815,10 @@ def render_metrics(served, expiring, refused, failed, min_days_valid, now=None, 
         for domain in sorted(set(info["domains"])) or [""]:
             labels = _labels(name=entry["name"], namespace=entry["namespace"], domain=domain)
             samples["squaremcp_certificate_expiry_timestamp_seconds"].append((labels, "%d" % not_after.timestamp()))
-            samples["squaremcp_certificate_days_left"].append((labels, "%d" % days_left(not_after, current)))
     samples["squaremcp_certificate_sync_certificates"].append(("", "%d" % len(served)))
     samples["squaremcp_certificate_sync_expiring"].append(("", "%d" % len(expiring)))
     samples["squaremcp_certificate_sync_refused"].append(("", "%d" % len(refused)))
-    samples["squaremcp_certificate_sync_min_days_valid"].append(("", "%d" % min_days_valid))
+    samples["squaremcp_certificate_sync_min_valid_seconds"].append(("", "%d" % (min_days_valid * SECONDS_PER_DAY)))
     samples["squaremcp_certificate_sync_failed"].append(("", "1" if failed else "0"))
     samples["squaremcp_certificate_sync_last_run_timestamp_seconds"].append(("", "%.3f" % stamp))
     if last_success is not None:

@@ -122,9 +122,11 @@ options:
     description:
       - When set, a node-exporter textfile (for example C(/var/lib/prometheus/node-exporter/squaremcp_certificates.prom))
         written atomically after every run, also failed ones, describing what Traefik serves.
-      - 'Metrics: C(squaremcp_certificate_expiry_timestamp_seconds) and C(squaremcp_certificate_days_left) per
-        C(name), C(namespace), C(domain); C(squaremcp_certificate_sync_certificates), C(_expiring), C(_refused),
-        C(_failed), C(_min_days_valid), C(_last_run_timestamp_seconds), C(_last_success_timestamp_seconds).'
+      - 'Metrics: C(squaremcp_certificate_expiry_timestamp_seconds) per C(name), C(namespace), C(domain); days left are
+        computed in PromQL as expiry minus the current time divided by 86400. Run state: C(squaremcp_certificate_sync_certificates),
+        C(squaremcp_certificate_sync_expiring), C(squaremcp_certificate_sync_refused), C(squaremcp_certificate_sync_failed),
+        C(squaremcp_certificate_sync_min_valid_seconds), C(squaremcp_certificate_sync_last_run_timestamp_seconds),
+        C(squaremcp_certificate_sync_last_success_timestamp_seconds).'
       - This file carries the run time, so it is rewritten on every run; that does not count as a change.
     type: path
   lock_file:

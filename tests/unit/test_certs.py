@@ -327,13 +327,14 @@ def test_metrics_render_values_and_escaping(factory, tmp_path):
     pair = factory.valid("shop.example.com")
     served = {"edge_shop": {"files": {}, "info": certs.describe(pair.leaf, NOW), "namespace": "ed\"ge", "name": "shop"}}
     text = certs.render_metrics(served, ["edge/soon"], [], False, 14, NOW)
-    assert 'squaremcp_certificate_days_left{domain="shop.example.com",name="shop",namespace="ed\\"ge"} 90' in text
+    expiry = int(pair.leaf.not_valid_after_utc.timestamp())
+    assert 'squaremcp_certificate_expiry_timestamp_seconds{domain="shop.example.com",name="shop",namespace="ed\\"ge"} %d' % expiry in text
+    assert "squaremcp_certificate_sync_min_valid_seconds 1209600\n" in text
     assert "squaremcp_certificate_sync_expiring 1\n" in text
     assert "squaremcp_certificate_sync_failed 0\n" in text
     assert "squaremcp_certificate_sync_last_success_timestamp_seconds %.3f" % NOW.timestamp() in text
     failed = certs.render_metrics(served, [], ["x"], True, 14, NOW + datetime.timedelta(days=1), last_success=123.0)
     assert "squaremcp_certificate_sync_last_success_timestamp_seconds 123.000" in failed
-    assert 'namespace="ed\\"ge"} 89' in failed  # days recomputed at write time
     assert certs.previous_last_success(failed) == 123.0
     assert "last_success" not in certs.render_metrics({}, [], [], True, 14, NOW)
 

@@ -464,6 +464,24 @@ def kubernetes_source(api_client, namespaces=None, label_selector=None, names=No
     return _select(sorted(items, key=lambda item: item.key), names, where)
 
 
+def source_reader(params):
+    """A function reading the source the options name (called by :func:`run` inside the lock)."""
+    if params.get("source") == "directory":
+        return lambda: directory_source(params["source_dir"], params.get("names"))
+
+    def read_kubernetes():
+        if not k8s.HAS_KUBERNETES:
+            raise SyncError("the Python library kubernetes is missing: install it (Debian: python3-kubernetes)")
+        try:
+            client = k8s.api_client(params.get("kubeconfig"), params.get("context"))
+        except k8s.KubeError as exc:
+            raise SyncError("%s; nothing was changed" % exc)
+        return kubernetes_source(client, params.get("namespaces"), params.get("label_selector"), params.get("names"),
+                                 params.get("page_size") or 250, params.get("request_timeout") or 30)
+
+    return read_kubernetes
+
+
 # --------------------------------------------------------------------------------------------
 # Installed state
 
@@ -570,6 +588,7 @@ class Options(object):
         self.owner = params.get("owner")
         self.group = params.get("group")
         self.metrics_path = params.get("metrics_path") or None
+        self.report_path = params.get("report_path") or None
         self.lock_file = params.get("lock_file") or os.path.join(self.dest_dir, LOCK_NAME)
         self.lock_timeout = float(params.get("lock_timeout") if params.get("lock_timeout") is not None else 60)
         if self.on_expiring not in ON_EXPIRING:
@@ -898,19 +917,16 @@ def _ensure_dir(module, options):
 
 
 def run(module, params, fetch, now=None):
-    """Sync once; see :func:`_run`. The outcome also carries ``report`` (:func:`render_report`)."""
-    outcome = _run(module, params, fetch, now)
-    outcome["report"] = render_report(outcome)
-    return outcome
-
-
-def _run(module, params, fetch, now=None):
     """Sync once. ``module`` is an ``AnsibleModule`` (or the host entry point's stand-in).
 
     ``fetch()`` returns the source's :class:`SourceItem` list or raises :class:`SyncError`.
-    Returns the outcome dict (``failed`` tells whether the caller must fail); raises
+    Returns the outcome dict (``failed`` tells whether the caller must fail; ``report`` is the
+    text of :func:`render_report`); raises
     :class:`SyncError` only when nothing could be decided (bad options, lock, unreadable state).
     """
+    for present, library, package in ((HAS_CRYPTOGRAPHY, "cryptography", "python3-cryptography"), (HAS_YAML, "PyYAML", "python3-yaml")):
+        if not present:
+            raise SyncError("the Python library %s is missing: install it (Debian: %s)" % (library, package))
     options = Options(params)
     now = _now(now)
     outcome = {"changed": False, "failed": False, "msg": "", "certificates": [], "expiring": [], "refused": [],
@@ -933,8 +949,7 @@ def _run(module, params, fetch, now=None):
                 fileio.check_writable_dir(os.path.join(options.dest_dir, LOCK_NAME))
         except (SyncError, fileio.FileError) as exc:
             outcome.update(failed=True, msg=str(exc), error=str(exc))
-            _write_metrics(module, options, outcome, _served_from_installed(installed, options, now), now)
-            return outcome
+            return _finish(module, options, outcome, _served_from_installed(installed, options, now), now)
         outcome.update(certificates=plan.results, warnings=plan.warnings, expiring=_expiring(plan, options))
         outcome["refused"] = [ident_of(c["namespace"], c["name"]) for c in plan.results if c["action"] == "refused"]
         outcome["diff"].update(after=plan.config_text, after_header=options.config_path)
@@ -946,8 +961,7 @@ def _run(module, params, fetch, now=None):
         except fileio.FileError as exc:
             error = "%s; %s still references the previous files" % (exc, options.config_path)
             outcome.update(failed=True, msg=error, error=error)
-            _write_metrics(module, options, outcome, _served_from_installed(installed, options, now), now)
-            return outcome
+            return _finish(module, options, outcome, _served_from_installed(installed, options, now), now)
         outcome["written"] = files["written"] + config["written"]
         try:
             outcome["removed"] = fileio.remove_files(module, plan.prune)
@@ -965,20 +979,29 @@ def _run(module, params, fetch, now=None):
             outcome.update(failed=True, msg=". ".join(problems))
         else:
             outcome["msg"] = "%d certificate(s) in place, %d expiring" % (len(served), len(outcome["expiring"]))
-        _write_metrics(module, options, outcome, served, now)
-        return outcome
+        return _finish(module, options, outcome, served, now)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _write_metrics(module, options, outcome, served, now):
-    if not options.metrics_path or module.check_mode:
-        return
-    try:
-        previous = fileio.read_bytes(options.metrics_path)
-        text = render_metrics(served, outcome["expiring"], outcome["refused"], outcome["failed"], options.min_days_valid, now,
-                              previous_last_success(previous.decode("utf-8", "replace") if previous else None))
-        fileio.write_files(module, [{"path": options.metrics_path, "content": text.encode("utf-8"), "mode": "0644"}])
-    except fileio.FileError as exc:
-        outcome["warnings"].append("metrics not written: %s" % exc)
+def _finish(module, options, outcome, served, now):
+    """Add the report; write the metrics and report files (still under the lock). Not a change."""
+    outcome["report"] = render_report(outcome)
+    if module.check_mode:
+        return outcome
+    if options.metrics_path:
+        try:
+            previous = fileio.read_bytes(options.metrics_path)
+            text = render_metrics(served, outcome["expiring"], outcome["refused"], outcome["failed"], options.min_days_valid,
+                                  now, previous_last_success(previous.decode("utf-8", "replace") if previous else None))
+            fileio.write_files(module, [{"path": options.metrics_path, "content": text.encode("utf-8"), "mode": "0644"}])
+        except fileio.FileError as exc:
+            outcome["warnings"].append("metrics not written: %s" % exc)
+    if options.report_path:
+        try:
+            fileio.write_files(module, [{"path": options.report_path, "content": outcome["report"].encode("utf-8"),
+                                         "mode": "0644"}])
+        except fileio.FileError as exc:
+            outcome["warnings"].append("report not written: %s" % exc)
+    return outcome

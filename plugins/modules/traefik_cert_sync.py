@@ -129,6 +129,11 @@ options:
         C(squaremcp_certificate_sync_last_success_timestamp_seconds).'
       - This file carries the run time, so it is rewritten on every run; that does not count as a change.
     type: path
+  report_path:
+    description:
+      - When set, the RV(report) text is also written to this file after every run (also failed ones), atomically.
+      - Like O(metrics_path) it is rewritten on every run and that does not count as a change.
+    type: path
   lock_file:
     description:
       - Lock file serialising runs. Defaults to C(.traefik_cert_sync.lock) in O(dest_dir).
@@ -290,27 +295,12 @@ def argument_spec():
         owner=dict(type="str"),
         group=dict(type="str"),
         metrics_path=dict(type="path"),
+        report_path=dict(type="path"),
         lock_file=dict(type="path"),
         lock_timeout=dict(type="int", default=60),
     )
     spec.update(k8s.KUBE_ARGUMENT_SPEC)
     return spec
-
-
-def fetcher(params):
-    """Return a function reading the configured source (called inside the lock)."""
-    if params["source"] == "directory":
-        return lambda: certs.directory_source(params["source_dir"], params["names"])
-
-    def fetch():
-        try:
-            client = k8s.api_client(params["kubeconfig"], params["context"])
-        except k8s.KubeError as exc:
-            raise certs.SyncError("%s; nothing was changed" % exc)
-        return certs.kubernetes_source(client, params["namespaces"], params["label_selector"], params["names"],
-                                       params["page_size"], params["request_timeout"])
-
-    return fetch
 
 
 def main():
@@ -324,7 +314,7 @@ def main():
     if module.params["source"] == "kubernetes" and not k8s.HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=k8s.KUBERNETES_IMPORT_ERROR)
     try:
-        outcome = certs.run(module, module.params, fetcher(module.params))
+        outcome = certs.run(module, module.params, certs.source_reader(module.params))
     except certs.SyncError as exc:
         module.fail_json(msg=str(exc), changed=False)
     result = {key: outcome[key] for key in ("changed", "certificates", "expiring", "refused", "written", "removed",

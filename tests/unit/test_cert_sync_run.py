@@ -321,3 +321,14 @@ def test_default_certificate_written_and_changed(tree, factory):
     assert os.path.basename(data["tls"]["stores"]["default"]["defaultCertificate"]["certFile"]).startswith("a_")
     switched = tree.run(default_certificate="b")
     assert switched["changed"] and switched["written"] == [str(tree.config)]
+
+
+def test_report_file_is_written_every_run_without_counting_as_change(tree, factory):
+    factory.valid().write(str(tree.src), "shop")
+    report = tree.root / "report.txt"
+    first = tree.run(report_path=str(report))
+    assert report.read_text() == first["report"] and "1 added" in first["report"]
+    second = tree.run(report_path=str(report))
+    assert not second["changed"] and report.read_text() == second["report"] and "1 unchanged" in second["report"]
+    assert not tree.run(check_mode=True, report_path=str(tree.root / "check.txt"))["changed"]
+    assert not (tree.root / "check.txt").exists()

@@ -189,6 +189,16 @@ MERGE_KEYS = {
 }
 MERGED_PRIMITIVE_LISTS = {"finalizers"}
 
+# Fields the API server refuses to change on update (422 "field is immutable").
+IMMUTABLE_FIELDS = {
+    ("", "Secret"): ("type",),
+    ("", "Service"): ("spec.clusterIP",),
+    ("apps", "DaemonSet"): ("spec.selector",),
+    ("apps", "Deployment"): ("spec.selector",),
+    ("apps", "StatefulSet"): ("spec.selector",),
+    ("networking.k8s.io", "IngressClass"): ("spec.controller",),
+}
+
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -1199,7 +1209,7 @@ class KubeDouble:
         elif name == ("apiextensions.k8s.io", "CustomResourceDefinition"):
             _default_crd(obj, old)
 
-    def _validate(self, kind, obj):
+    def _validate(self, kind, obj, old=None):
         meta = obj["metadata"]
         name = meta.get("name")
         label = kind.kind in ("Namespace", "Service")
@@ -1216,6 +1226,20 @@ class KubeDouble:
                 raise bad_request("%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal into Go "
                                   "struct field ObjectMeta.metadata.%s of type string"
                                   % (kind.kind, kind.version, kind.kind, section))
+        for key, value in (meta.get("labels") or {}).items():
+            if not LABEL_KEY.match(key) or len(key.rpartition("/")[2]) > 63:
+                raise invalid(kind, name, [("metadata.labels", "FieldValueInvalid", 'Invalid value: "%s": name part '
+                                            "must consist of alphanumeric characters, '-', '_' or '.'" % key)])
+            if not LABEL_VALUE.match(value) or len(value) > 63:
+                raise invalid(kind, name, [("metadata.labels", "FieldValueInvalid", 'Invalid value: "%s": a valid '
+                                            "label must be an empty string or consist of alphanumeric characters, "
+                                            "'-', '_' or '.', and must start and end with an alphanumeric character"
+                                            % value)])
+        for path in IMMUTABLE_FIELDS.get((kind.group, kind.kind), ()) if old is not None else ():
+            before, after = _dotted(old, path), _dotted(obj, path)
+            if before is not None and not _same_json(before, after):
+                raise invalid(kind, name, [(path, "FieldValueInvalid", "Invalid value: %s: field is immutable"
+                                            % json.dumps(after))])
         if kind.kind == "CustomResourceDefinition" and kind.group == "apiextensions.k8s.io":
             spec = obj.get("spec") or {}
             names = spec.get("names") or {}
@@ -1327,7 +1351,7 @@ class KubeDouble:
             meta.pop("namespace", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         self._apply_defaults(kind, new, old)
-        self._validate(kind, new)
+        self._validate(kind, new, old)
         new = self._normalize(kind, new)
         if _same_json(new, old):
             return old

@@ -28,10 +28,13 @@ def test_cli_serves_loaded_objects_with_stdlib_only_and_stops_on_sigterm(tmp_pat
             {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "public"}}]},
     ]))
     kubeconfig, pidfile = tmp_path / "kc" / "config", tmp_path / "double.pid"
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
     # -I -S: no site-packages, so only the standard library is importable (as in a bare container)
     process = subprocess.Popen(
         [sys.executable, "-I", "-S", str(DOUBLE), "--port", "0", "--kubeconfig", str(kubeconfig),
-         "--load", str(fixture), "--pidfile", str(pidfile)],
+         "--load", str(fixture), "--pidfile", str(pidfile),
+         "--proxy", "kube-system", "sealed-secrets-controller", "/v1/cert.pem", str(pem), "application/x-pem-file"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = process.stdout.readline().strip()
@@ -43,6 +46,9 @@ def test_cli_serves_loaded_objects_with_stdlib_only_and_stops_on_sigterm(tmp_pat
         secret = client.CoreV1Api(api).read_namespaced_secret("tls", "web")
         assert secret.type == "kubernetes.io/tls" and secret.data == {"tls.crt": "Qw==", "tls.key": "Sw=="}
         assert client.NetworkingV1Api(api).read_ingress_class("public").metadata.uid
+        answer = client.CoreV1Api(api).connect_get_namespaced_service_proxy_with_path(
+            "http:sealed-secrets-controller:http", "kube-system", "v1/cert.pem", _preload_content=False)
+        assert (answer.data, answer.headers["Content-Type"]) == (pem.read_bytes(), "application/x-pem-file")
         api.close()
     finally:
         process.send_signal(signal.SIGTERM)

@@ -70,3 +70,7 @@ def test_json_patch_arrays_and_errors():
         with pytest.raises(JsonPatchError):
             json_patch(doc, bad)
     assert doc == {"l": [1, 2, 3]}
+
+
+def test_json_pointer_escapes():
+    assert json_patch({"a~b": 1, "c/d": 2}, [{"op": "remove", "path": "/a~0b"}, {"op": "remove", "path": "/c~1d"}]) == {}

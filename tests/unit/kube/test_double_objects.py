@@ -279,10 +279,11 @@ def test_json_patch_operations(core):
         {"op": "replace", "path": "/data/a", "value": "10"},
         {"op": "copy", "from": "/data/a", "path": "/data/d"},
         {"op": "move", "from": "/data/c", "path": "/data/e"},
-        {"op": "add", "path": "/metadata/labels", "value": {"x~y/z": "1"}},
+        {"op": "add", "path": "/metadata/labels", "value": {}},
+        {"op": "add", "path": "/metadata/labels/example.com~1team", "value": "ops"},
     ])
     assert patched.data == {"a": "10", "d": "10", "e": "3"}
-    assert patched.metadata.labels == {"x~y/z": "1"}
+    assert patched.metadata.labels == {"example.com/team": "ops"}
     with pytest.raises(ApiException) as caught:
         core.patch_namespaced_config_map("cm", "default", [{"op": "test", "path": "/data/a", "value": "1"}])
     assert caught.value.status == 422 and "test failed" in status_of(caught)["message"]
@@ -427,3 +428,39 @@ def test_python_helpers_round_trip(kube, tmp_path):
     assert kube.delete("v1", "Secret", "s", "fresh") and not kube.delete("v1", "Secret", "s", "fresh")
     kube.reset()
     assert kube.get("v1", "Namespace", "fresh") is None and kube.get("v1", "Namespace", "default")
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def test_immutable_fields_are_422_on_update(kube_client, kube):
+    kube.create({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "public"},
+                 "spec": {"controller": "k8s.io/ingress-nginx"}})
+    networking = client.NetworkingV1Api(kube_client)
+    with pytest.raises(ApiException) as caught:
+        networking.patch_ingress_class("public", {"spec": {"controller": "traefik.io/ingress-controller"}})
+    assert caught.value.status == 422
+    assert status_of(caught)["message"] == ('IngressClass.networking.k8s.io "public" is invalid: spec.controller: '
+                                            'Invalid value: "traefik.io/ingress-controller": field is immutable')
+    annotated = networking.patch_ingress_class("public", {"metadata": {"annotations": {
+        "ingressclass.kubernetes.io/is-default-class": "true"}}})
+    assert annotated.spec.controller == "k8s.io/ingress-nginx"
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/tls"})
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(kube_client).patch_namespaced_secret("s", "default", {"type": "Opaque"})
+    assert caught.value.status == 422 and "type: Invalid value" in status_of(caught)["message"]
+
+
+def test_invalid_label_values_are_422(core):
+    with pytest.raises(ApiException) as caught:
+        core.create_namespaced_config_map("default", {"metadata": {"name": "cm", "labels": {"a": "not ok"}}})
+    assert caught.value.status == 422 and "metadata.labels" in status_of(caught)["message"]
+
+
+def test_load_reads_multi_document_yaml(kube, tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "objects.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\n"
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two, namespace: other}\n")
+    assert [o["metadata"]["namespace"] for o in kube.load(path)] == ["default", "other"]
+    assert kube.get("v1", "Namespace", "other") is not None

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Figures for squaremcp.infra.traefik_cert_sync: N TLS secrets in the Kubernetes double.
 

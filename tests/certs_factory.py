@@ -192,4 +192,3 @@ def _main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(_main())
-

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import time
 import traceback
 
 try:

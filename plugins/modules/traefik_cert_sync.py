@@ -162,6 +162,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs on the edge host (files are local to it); Kubernetes is reached through the kubeconfig.
 seealso:
   - module: squaremcp.infra.traefik_routes
   - plugin: squaremcp.infra.cert_info

@@ -43,7 +43,7 @@ def rotate(kube, tmp_path, **extra_vars):
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
     return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
                            str(ROOT / "playbooks" / "cert_rotation.yml")], capture_output=True, text=True, env=env,
-                          cwd=str(tmp_path), timeout=300)
+                          cwd=str(tmp_path), timeout=300, check=False)
 
 
 def test_rotation_playbook_reports_and_fails_on_expiring(kube, tmp_path):

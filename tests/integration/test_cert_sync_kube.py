@@ -9,11 +9,7 @@ message and that state byte-identical (certificate files, modes, certificates.ym
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
 

@@ -281,8 +281,8 @@ def test_read_installed(tmp_path, factory):
     assert certs.read_installed(str(path)).entries == {}
     options = _options(tmp_path, default_certificate="a")
     plan = certs.make_plan([_item(factory.valid(), "a")], certs.Installed(), options, NOW)
-    path.write_text(plan.config_text.replace("  certificates:\n", "  certificates:\n    - certFile: /x/manual.crt\n"
-                                                                   "      keyFile: /x/manual.key\n"))
+    manual = "  certificates:\n    - certFile: /x/manual.crt\n      keyFile: /x/manual.key\n"
+    path.write_text(plan.config_text.replace("  certificates:\n", manual))
     installed = certs.read_installed(str(path))
     assert list(installed.entries) == ["edge_a"] and installed.foreign == 1 and installed.default_key == "edge_a"
     path.write_text("tls: [unclosed\n")

@@ -45,8 +45,10 @@ images: engine
 yamllint: venv
 	yamllint --strict .
 
+# ansible-lint (offline) caches collections in $$ANSIBLE_HOME (default ~/.ansible, shared by every
+# checkout on the machine); a stale squaremcp.infra there would shadow this checkout's roles.
 ansible-lint: venv collections
-	ANSIBLE_HOME=$(CURDIR)/.cache/ansible-home ansible-lint
+	ANSIBLE_HOME=$(CURDIR)/.cache/ansible-lint-home ansible-lint
 
 lint: repo-check yamllint ansible-lint
 

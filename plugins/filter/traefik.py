@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Traefik rule filters: thin wrappers over module_utils/traefik.py (documented in traefik_rule.yml
+and traefik_rule_hosts.yml beside this file)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import RuleError, build_rule, rule_hosts
+
+
+def traefik_rule(hosts=None, path_prefixes=None, paths=None, methods=None, headers=None):
+    """Hosts (+ paths, path prefixes, methods, headers) -> one valid Traefik v3 rule string."""
+    try:
+        return build_rule(hosts=hosts, path_prefixes=path_prefixes, paths=paths, methods=methods, headers=headers)
+    except RuleError as exc:
+        raise AnsibleFilterError("squaremcp.infra.traefik_rule: %s" % exc)
+
+
+def traefik_rule_hosts(rule, tcp=False):
+    """The host names a v3 rule matches (Host, or HostSNI for tcp=true), in order."""
+    try:
+        return rule_hosts(rule, tcp=tcp)
+    except RuleError as exc:
+        raise AnsibleFilterError("squaremcp.infra.traefik_rule_hosts: %r: %s" % (rule, exc))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"traefik_rule": traefik_rule, "traefik_rule_hosts": traefik_rule_hosts}

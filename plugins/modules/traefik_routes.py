@@ -1,0 +1,338 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: traefik_routes
+short_description: Manage Traefik v3 routers, services and middlewares in one file of the file provider's directory
+version_added: 0.1.0
+description:
+  - Declares HTTP routers, services and middlewares (Traefik's own key names) in one YAML file of the directory
+    that Traefik's file provider watches, and validates the result before anything is written.
+  - Validation covers the Traefik v3 rule syntax (known matchers, one backtick-quoted value per matcher, balanced
+    parentheses, C(&&) C(||) C(!)); v2 forms such as two values in one C(Host) matcher or C(HostRegexp) with
+    C({name:regexp}) placeholders are refused with the v3 spelling in the message.
+  - It also checks that every service, middleware and TLS options reference resolves (in this file, in another file
+    of the same directory, or as C(name@provider)), that no router, service or middleware name is defined in two files
+    of the directory (Traefik silently keeps the first), that services have at least one server URL that parses,
+    that no router reaches the Traefik API (C(api@internal)) without an authentication middleware and TLS, and that
+    no key is unknown to Traefik v3.
+  - An existing file that does not parse, or any other file of the directory that does not parse, is reported and
+    nothing is written.
+  - The file is written atomically (temporary file in the same directory, then rename) with sorted keys, so diffs
+    stay small; an unchanged run does not touch the file.
+  - Other sections of the file (C(tcp), C(udp), C(tls), C(http.serversTransports)) are kept as they are.
+author:
+  - SquareMCP platform team (@squaremcp)
+requirements:
+  - PyYAML on the target (Debian C(python3-yaml))
+options:
+  path:
+    description:
+      - The file to manage, inside the file provider's directory, for example C(/etc/traefik/dynamic/routes.yml).
+      - Every other C(.yml), C(.yaml) and C(.toml) file of its directory (and of its subdirectories) is read to resolve
+        references and to find duplicate names.
+    type: path
+    required: true
+  routers:
+    description:
+      - HTTP routers, name -> definition (C(rule), C(service), C(entryPoints), C(middlewares), C(priority), C(tls) with
+        C(certResolver), C(domains), C(options)).
+      - With O(state=absent), the names to remove (a list, or a mapping whose values are ignored).
+    type: raw
+  services:
+    description:
+      - HTTP services, name -> definition with exactly one of C(loadBalancer) (C(servers[].url), C(healthCheck),
+        C(passHostHeader), C(sticky) ...), C(weighted), C(mirroring), C(failover).
+      - With O(state=absent), the names to remove.
+    type: raw
+  middlewares:
+    description:
+      - HTTP middlewares, name -> definition with exactly one kind (C(basicAuth), C(headers), C(redirectScheme),
+        C(rateLimit), C(ipAllowList), C(stripPrefix), C(chain) ...).
+      - C(basicAuth) and C(digestAuth) C(users) hashes are redacted in the diff and in the returned values; the
+        task's own arguments are logged by Ansible as usual, so prefer C(usersFile) (or C(no_log) on the task).
+      - With O(state=absent), the names to remove.
+    type: raw
+  state:
+    description:
+      - V(present) adds or replaces the given entries (each entry is replaced as a whole).
+      - V(absent) removes the named entries.
+    type: str
+    choices: [present, absent]
+    default: present
+  prune:
+    description:
+      - With O(state=present), remove every router, service and middleware of this file that is not given, so
+        the file holds exactly what is declared (a route deleted from the inventory disappears from the host).
+    type: bool
+    default: false
+  validate:
+    description:
+      - Validate the resulting file in its directory before writing. Turn off only to repair a directory whose
+        other files you cannot fix first.
+    type: bool
+    default: true
+  static_config:
+    description:
+      - Traefik's static configuration file. When given (and present), router C(entryPoints) and C(tls.certResolver)
+        must exist in it.
+    type: path
+  backup:
+    description:
+      - Keep a timestamped copy of the previous file when it changes.
+    type: bool
+    default: false
+  mode:
+    description:
+      - Permissions of the file (for example V('0644')). An existing file keeps its mode when not given.
+    type: raw
+  owner:
+    description:
+      - Owner of the file.
+    type: str
+  group:
+    description:
+      - Group of the file.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Validates and reports what would change; writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the file before and after (secrets redacted).
+  platform:
+    support: full
+    description: Runs on the Traefik host; needs only Python and PyYAML there.
+    platforms: posix
+notes:
+  - Only the HTTP section is managed as options; tcp/udp/tls sections of the file are validated and kept.
+  - Regular expressions are checked with Python's C(re) after refusing constructs that Go's RE2 lacks
+    (lookaround, backreferences, atomic groups, possessive quantifiers); that is close to, not identical with, Go.
+seealso:
+  - name: Traefik file provider
+    description: How Traefik reads a directory of dynamic configuration files.
+    link: https://doc.traefik.io/traefik/providers/file/
+  - name: Traefik v3 rule syntax
+    description: Matchers and operators of Traefik v3 router rules.
+    link: https://doc.traefik.io/traefik/routing/routers/#rule
+"""
+
+EXAMPLES = r"""
+- name: Route the commercial site and send the pilot form to Hermes
+  squaremcp.infra.traefik_routes:
+    path: /etc/traefik/dynamic/routes.yml
+    static_config: /etc/traefik/traefik.yml
+    prune: true
+    routers:
+      site:
+        rule: Host(`squaremcp.com`) || Host(`www.squaremcp.com`)
+        entryPoints: [websecure]
+        service: site
+        tls:
+          certResolver: letsencrypt
+      hermes-pilot:
+        rule: "{{ ['squaremcp.com', 'www.squaremcp.com'] | squaremcp.infra.traefik_rule(paths=['/api/pilot-request']) }}"
+        entryPoints: [websecure]
+        priority: 100
+        service: hermes
+        middlewares: [security-headers]
+        tls:
+          certResolver: letsencrypt
+    services:
+      site:
+        loadBalancer:
+          servers:
+            - url: http://site:80
+      hermes:
+        loadBalancer:
+          servers:
+            - url: http://hermes-mcp:3000
+          healthCheck:
+            path: /health
+            interval: 10s
+    middlewares:
+      security-headers:
+        headers:
+          stsSeconds: 31536000
+          contentTypeNosniff: true
+
+- name: Remove one router and leave the rest of the file alone
+  squaremcp.infra.traefik_routes:
+    path: /etc/traefik/dynamic/routes.yml
+    state: absent
+    routers: [old-landing]
+"""
+
+RETURN = r"""
+path:
+  description: The managed file.
+  returned: always
+  type: str
+  sample: /etc/traefik/dynamic/routes.yml
+routers:
+  description: Router names added, updated (definition changed) and removed by this run (or, in check mode, that would be).
+  returned: always
+  type: dict
+  contains:
+    added:
+      description: Names that were not in the file.
+      type: list
+      elements: str
+    updated:
+      description: Names whose definition changed.
+      type: list
+      elements: str
+    removed:
+      description: Names removed from the file.
+      type: list
+      elements: str
+  sample: {"added": ["hermes-pilot"], "updated": [], "removed": ["old-landing"]}
+services:
+  description: Like RV(routers), for services.
+  returned: always
+  type: dict
+  sample: {"added": [], "updated": ["hermes"], "removed": []}
+middlewares:
+  description: Like RV(routers), for middlewares.
+  returned: always
+  type: dict
+  sample: {"added": [], "updated": [], "removed": []}
+problems:
+  description: Every validation problem found (the task fails when there is one).
+  returned: failure
+  type: list
+  elements: str
+  sample: ["routes.yml: http.routers.site.rule: Host(`a`, `b`) is Traefik v2 syntax: Host takes one value in v3; ..."]
+backup_file:
+  description: The backup of the previous file, when O(backup=true) and the file changed.
+  returned: changed and backup requested
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import io
+from ansible_collections.squaremcp.infra.plugins.module_utils import traefik
+
+
+def _wanted(module):
+    """{kind: value} of the entry options, shape-checked for the chosen state."""
+    wanted = {}
+    for kind in traefik.KINDS:
+        value = module.params[kind]
+        if value is None:
+            continue
+        if module.params["state"] == "absent":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, (list, dict)):
+                module.fail_json(msg="%s: with state=absent give the names to remove (a list), got %s"
+                                 % (kind, type(value).__name__))
+        elif not isinstance(value, dict):
+            module.fail_json(msg="%s: must be a mapping of name -> %s definition, got %s (a list of names is only "
+                                 "accepted with state=absent)" % (kind, kind[:-1], type(value).__name__))
+        wanted[kind] = value
+    return wanted
+
+
+def _load_current(module, path):
+    raw = io.read_bytes(path)
+    if raw is None:
+        return raw, {}
+    try:
+        doc = traefik.load_text(raw.decode("utf-8"), path)
+    except (UnicodeDecodeError, traefik.TraefikConfigError) as exc:
+        module.fail_json(msg="the existing %s is not valid YAML and was left untouched: fix or remove it first (%s)"
+                         % (path, exc), path=path)
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        module.fail_json(msg="the existing %s does not hold a mapping and was left untouched: fix or remove it first"
+                         % path, path=path)
+    return raw, doc
+
+
+def _context(module, path):
+    static = None
+    static_path = module.params["static_config"]
+    if static_path:
+        if os.path.exists(static_path):
+            static = traefik.load_file(static_path)
+        else:
+            module.warn("static_config %s does not exist (yet): entry points and certificate resolvers were not "
+                        "checked" % static_path)
+    return traefik.Context(traefik.load_directory(os.path.dirname(path), exclude=[path]), static)
+
+
+def _diff(path, raw, current, new, content):
+    before_doc, before_secret = traefik.redact(current)
+    after_doc, after_secret = traefik.redact(new)
+    if before_secret or after_secret:
+        before = traefik.render(before_doc) if raw is not None else ""
+        after = traefik.render(after_doc)
+    else:
+        before = raw.decode("utf-8") if raw is not None else ""
+        after = content.decode("utf-8")
+    return {"before": before, "after": after, "before_header": path, "after_header": path}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            routers=dict(type="raw"),
+            services=dict(type="raw"),
+            middlewares=dict(type="raw"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            prune=dict(type="bool", default=False),
+            validate=dict(type="bool", default=True),
+            static_config=dict(type="path"),
+            backup=dict(type="bool", default=False),
+            mode=dict(type="raw"),
+            owner=dict(type="str"),
+            group=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not traefik.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML (Debian: python3-yaml)"))
+    path = module.params["path"]
+    if os.path.isdir(path):
+        module.fail_json(msg="path %s is a directory: give the file inside the file provider's directory, e.g. %s"
+                         % (path, os.path.join(path, "routes.yml")))
+    wanted = _wanted(module)
+    raw, current = _load_current(module, path)
+    new, changes = traefik.merge(current, wanted, state=module.params["state"], prune=module.params["prune"])
+    result = dict(changed=False, path=path, **changes)
+    if module.params["validate"]:
+        try:
+            problems = traefik.validate(new, _context(module, path), where=os.path.basename(path))
+        except traefik.TraefikConfigError as exc:
+            problems = exc.problems
+        if problems:
+            module.fail_json(msg="%s was left untouched: %d problem(s): %s" % (path, len(problems), "; ".join(problems)),
+                             problems=problems, **result)
+    content = traefik.render(new).encode("utf-8")
+    try:
+        changed, backup_file = io.write_file(module, path, content, mode=module.params["mode"],
+                                             owner=module.params["owner"], group=module.params["group"],
+                                             backup=module.params["backup"])
+    except io.FileError as exc:
+        module.fail_json(msg="%s was left untouched: %s" % (path, exc), **result)
+    result["changed"] = changed
+    if backup_file:
+        result["backup_file"] = backup_file
+    if module._diff and content != raw:
+        result["diff"] = _diff(path, raw, current, new, content)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Test certificates made with ``cryptography``: one small CA (root + intermediate) issuing leaves.
+
+Used by unit, integration, Molecule (via ``python -m tests.certs_factory``) and benchmark code, so
+every test speaks about the same kinds of certificates: valid, expiring, expired, wrong key, wrong
+chain order, garbage, RSA and ECDSA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import sys
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+UTC = datetime.timezone.utc
+DAY = datetime.timedelta(days=1)
+GARBAGE = b"this is not a certificate\n-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
+
+
+def new_key(kind="ecdsa"):
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise ValueError(kind)
+
+
+def key_pem(key, traditional=False):
+    fmt = serialization.PrivateFormat.TraditionalOpenSSL if traditional else serialization.PrivateFormat.PKCS8
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
+
+
+def cert_pem(*certs):
+    return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs)
+
+
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+class Pair(object):
+    """A leaf with its key and chain; ``crt``/``key`` are the PEM bytes a secret or file holds."""
+
+    def __init__(self, leaf, key, chain, crt=None, key_bytes=None):
+        self.leaf = leaf
+        self.key = key
+        self.chain = chain
+        self.crt = crt if crt is not None else cert_pem(leaf, *chain)
+        self.key_pem = key_bytes if key_bytes is not None else key_pem(key)
+
+    @property
+    def fingerprint(self):
+        return ":".join("%02x" % b for b in self.leaf.fingerprint(hashes.SHA256()))
+
+    def secret(self, name, namespace="default", labels=None):
+        """A ``kubernetes.io/tls`` Secret manifest (dict) holding this pair."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "data": {"tls.crt": base64.b64encode(self.crt).decode(), "tls.key": base64.b64encode(self.key_pem).decode()},
+        }
+
+    def write(self, directory, name):
+        with open(os.path.join(directory, name + ".crt"), "wb") as handle:
+            handle.write(self.crt)
+        with open(os.path.join(directory, name + ".key"), "wb") as handle:
+            handle.write(self.key_pem)
+
+
+class CertFactory(object):
+    """A root CA and an intermediate (ECDSA, fast) issuing leaves relative to ``now``."""
+
+    def __init__(self, now=None, leaf_kind="ecdsa"):
+        self.now = now or datetime.datetime.now(UTC)
+        self.leaf_kind = leaf_kind
+        self._keys = {}
+        self.root_key = new_key("ecdsa")
+        self.root = self._sign(_name("SquareMCP Test Root"), _name("SquareMCP Test Root"), self.root_key.public_key(),
+                               self.root_key, -3650, 3650, ca=True)
+        self.inter_key = new_key("ecdsa")
+        self.intermediate = self._sign(_name("SquareMCP Test Intermediate"), self.root.subject, self.inter_key.public_key(),
+                                       self.root_key, -3650, 3650, ca=True)
+
+    def key(self, kind=None, fresh=False):
+        """A leaf key; keys are reused per kind (RSA generation is slow) unless ``fresh``."""
+        kind = kind or self.leaf_kind
+        if fresh:
+            return new_key(kind)
+        if kind not in self._keys:
+            self._keys[kind] = new_key(kind)
+        return self._keys[kind]
+
+    def _sign(self, subject, issuer, public_key, signing_key, start_days, end_days, ca=False, domains=None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now + datetime.timedelta(days=start_days))
+            .not_valid_after(self.now + datetime.timedelta(days=end_days))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if domains:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in domains]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    def issue(self, domains, days=90, kind=None, start_days=-1, key=None, issuer="intermediate"):
+        """A leaf for ``domains`` valid from ``now + start_days`` to ``now + days`` (days may be fractional)."""
+        key = key or self.key(kind)
+        if issuer == "self":
+            leaf = self._sign(_name(domains[0]), _name(domains[0]), key.public_key(), key, start_days, days, domains=domains)
+            return Pair(leaf, key, [])
+        leaf = self._sign(_name(domains[0]), self.intermediate.subject, key.public_key(), self.inter_key, start_days, days,
+                          domains=domains)
+        return Pair(leaf, key, [self.intermediate])
+
+    # The kinds every test talks about -------------------------------------------------------
+    def valid(self, domain="shop.example.com", kind=None, days=90):
+        return self.issue([domain, "www." + domain], days=days, kind=kind)
+
+    def expiring(self, domain="soon.example.com", days=3.5, kind=None):
+        return self.issue([domain], days=days, kind=kind)
+
+    def expired(self, domain="old.example.com", kind=None):
+        return self.issue([domain], days=-2, start_days=-92, kind=kind)
+
+    def not_yet_valid(self, domain="future.example.com"):
+        return self.issue([domain], days=90, start_days=5)
+
+    def wrong_key(self, domain="mixed.example.com", kind=None):
+        pair = self.issue([domain], kind=kind)
+        other = new_key(kind or self.leaf_kind)
+        return Pair(pair.leaf, other, pair.chain)
+
+    def wrong_order(self, domain="order.example.com", kind=None):
+        pair = self.issue([domain], kind=kind)
+        return Pair(pair.leaf, pair.key, pair.chain, crt=cert_pem(*pair.chain) + cert_pem(pair.leaf))
+
+    def foreign_chain(self, domain="foreign.example.com"):
+        """Leaf followed by an intermediate that did not issue it (same name, other key)."""
+        pair = self.issue([domain])
+        impostor_key = new_key("ecdsa")
+        impostor = self._sign(self.intermediate.subject, self.root.subject, impostor_key.public_key(), self.root_key, -10, 10,
+                              ca=True)
+        return Pair(pair.leaf, pair.key, [impostor])
+
+    def garbage(self):
+        return Pair(None, self.key(), [], crt=GARBAGE)
+
+
+def snapshot(root):
+    """``{relative path: (bytes, mode)}`` of every file under ``root`` (the "previous good state")."""
+    state = {}
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as handle:
+                state[os.path.relpath(path, root)] = (handle.read(), os.stat(path).st_mode & 0o7777)
+    return state
+
+
+def _main(argv=None):
+    """Write TLS secret manifests for Molecule: ``python -m tests.certs_factory OUT.json name=kind ...``."""
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("output")
+    parser.add_argument("--namespace", default="edge")
+    parser.add_argument("specs", nargs="+", help="name=kind[:domain] with kind valid|expiring|expired|wrong_key|wrong_order")
+    args = parser.parse_args(argv)
+    factory = CertFactory()
+    secrets = []
+    for spec in args.specs:
+        name, _sep, rest = spec.partition("=")
+        kind, _sep, domain = rest.partition(":")
+        pair = getattr(factory, kind)(domain) if domain else getattr(factory, kind)()
+        secrets.append(pair.secret(name, args.namespace))
+    with open(args.output, "w") as handle:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": secrets}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

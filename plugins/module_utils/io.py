@@ -17,12 +17,22 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
+import stat
 import tempfile
 import time
 
 
 class FileError(Exception):
-    """A file operation failed; the message says what and what to do."""
+    """A file operation failed; the message says what and what to do.
+
+    ``changed`` is true when a destination had already been replaced when the failure happened
+    (the caller must then report a change).
+    """
+
+    def __init__(self, message, changed=False):
+        super(FileError, self).__init__(message)
+        self.changed = changed
 
 
 def read_bytes(path):
@@ -39,6 +49,8 @@ def read_bytes(path):
 def check_writable_dir(path):
     """Fail early (before any file is touched) when ``path``'s directory cannot take new files."""
     directory = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise FileError("%s is not a directory, so %s cannot be written: fix the path" % (directory, path))
     if not os.path.isdir(directory):
         raise FileError(
             "directory %s does not exist: create it first (or fix the path)" % directory
@@ -60,8 +72,94 @@ def _umask(mask):
         os.umask(previous)
 
 
-def _stage(path, content, mode):
-    """Write ``content`` to a temporary file beside ``path``; return its name."""
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _lookup(value, what, by_name):
+    """uid/gid for an owner/group given by number or name; FileError when the name does not exist."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return by_name(text)
+    except KeyError:
+        raise FileError("%s %r does not exist on this host: create it first, or give an existing name or a numeric id"
+                        % (what, text)) from None
+
+
+def _parse_mode(module, path, mode, current):
+    """The permission bits ``mode`` (octal number/string or symbolic such as ``u=rw,g=r``) gives ``path``,
+    from its current mode (a new file starts as atomic_move creates it); FileError when it is invalid."""
+    if mode is None:
+        return None
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        value = mode
+    elif isinstance(mode, str) and re.match(r"^[0-7]+$", mode.strip()):
+        value = int(mode.strip(), 8)
+    elif isinstance(mode, str) and mode.strip():
+        base = current if current is not None else (stat.S_IFREG | (0o666 & ~_current_umask()))
+        try:
+            value = module._symbolic_mode_to_octal(os.stat_result((base,) + (0,) * 9), mode.strip())
+        except ValueError as exc:
+            raise FileError("mode %r for %s is not valid (%s): give an octal mode such as '0644' or a symbolic one "
+                            "such as 'u=rw,g=r,o='" % (mode, path, exc)) from None
+    else:
+        value = -1
+    if not 0 <= value <= 0o7777:
+        raise FileError("mode %r for %s is not valid: give an octal mode such as '0644' or a symbolic one such as "
+                        "'u=rw,g=r,o='" % (mode, path))
+    return value
+
+
+def _wanted_attributes(module, spec):
+    """(uid, gid, mode) wanted for ``spec``'s file, None where it keeps what it has; resolved BEFORE
+    anything is written, so a bad owner, group or mode fails with every file untouched."""
+    import grp
+    import pwd
+
+    try:
+        current = os.stat(spec["path"]).st_mode
+    except OSError:
+        current = None
+    return (_lookup(spec.get("owner"), "owner (user)", lambda name: pwd.getpwnam(name).pw_uid),
+            _lookup(spec.get("group"), "group", lambda name: grp.getgrnam(name).gr_gid),
+            _parse_mode(module, spec["path"], spec.get("mode"), current))
+
+
+def _attributes_differ(path, wanted):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    uid, gid, mode = wanted
+    return ((uid is not None and uid != st.st_uid) or (gid is not None and gid != st.st_gid)
+            or (mode is not None and mode != stat.S_IMODE(st.st_mode)))
+
+
+def _apply_attributes(module, path, wanted):
+    """Give ``path`` the wanted owner, group and mode (chown first: it clears set-id bits); True if any changed."""
+    uid, gid, mode = wanted
+    st = os.stat(path)
+    changed = False
+    if (uid is not None and uid != st.st_uid) or (gid is not None and gid != st.st_gid):
+        os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+        changed = True
+    if mode is not None and mode != stat.S_IMODE(os.stat(path).st_mode):
+        os.chmod(path, mode)
+        changed = True
+    # SELinux context (and file attributes) the way the file module sets them.
+    return module.set_fs_attributes_if_different(_file_args(module, {"path": path}), changed)
+
+
+def _stage(path, content):
+    """Write ``content`` to a private temporary file beside ``path``; return its name."""
     directory = check_writable_dir(path)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
@@ -69,8 +167,6 @@ def _stage(path, content, mode):
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None and isinstance(mode, int):
-            os.chmod(tmp, mode)
     except OSError as exc:
         _unlink_quietly(tmp)
         raise FileError("cannot write a temporary file in %s: %s" % (directory, exc.strerror or exc)) from exc
@@ -91,112 +187,86 @@ def _file_args(module, spec):
     )
 
 
-def _private(mode):
-    """True when ``mode`` grants nothing to group/other (e.g. 0600 keys)."""
-    if isinstance(mode, str):
-        try:
-            mode = int(mode, 8)
-        except ValueError:
-            return False
-    return isinstance(mode, int) and not mode & 0o077
-
-
-def write_files(module, files, backup=False):
+def write_files(module, files, backup=False, check_missing_dirs=False):
     """Write several files atomically with respect to each other's failures.
 
     ``files`` is a list of dicts with ``path``, ``content`` (bytes) and optional ``mode``,
     ``owner``, ``group``. Returns ``{"changed": bool, "written": [paths], "backups": {path: file}}``.
-    In check mode nothing is written but ``changed`` tells what would happen.
+
+    Before anything is written, every owner/group is looked up, every mode parsed and every
+    destination directory checked (is a directory, writable): a problem raises :class:`FileError`
+    with every file untouched, in check mode as in a real run. A missing directory fails a real
+    run; in check mode it fails only with ``check_missing_dirs`` (leave it off when the caller
+    creates the directory itself before writing). In check mode nothing is written, but ``changed``
+    tells what would happen. A failure after a file has been replaced raises :class:`FileError`
+    with ``changed=True``.
     """
     result = {"changed": False, "written": [], "backups": {}}
-    pending = []
+    pending, settled = [], []
     for spec in files:
+        wanted = _wanted_attributes(module, spec)
         current = read_bytes(spec["path"])
         if current != spec["content"]:
-            pending.append((spec, current))
-        elif module.check_mode:
-            result["changed"] |= _attrs_differ(spec)
+            directory = os.path.dirname(os.path.abspath(spec["path"])) or "."
+            if not module.check_mode or check_missing_dirs or os.path.lexists(directory):
+                check_writable_dir(spec["path"])
+            pending.append((spec, current, wanted))
         else:
-            result["changed"] |= module.set_fs_attributes_if_different(_file_args(module, spec), False)
+            settled.append((spec, wanted))
+    for spec, wanted in settled:
+        if module.check_mode:
+            result["changed"] |= _attributes_differ(spec["path"], wanted)
+        else:
+            try:
+                result["changed"] |= _apply_attributes(module, spec["path"], wanted)
+            except OSError as exc:
+                raise FileError("cannot set owner/group/mode of %s: %s" % (spec["path"], exc.strerror or exc),
+                                changed=result["changed"]) from exc
     if not pending:
         return result
-    result["changed"] = True
-    result["written"] = [spec["path"] for spec, _current in pending]
     if module.check_mode:
+        result["changed"] = True
+        result["written"] = [spec["path"] for spec, _current, _wanted in pending]
         return result
     staged = []
     try:
-        for spec, current in pending:
-            staged.append((spec, current, _stage(spec["path"], spec["content"], _octal(spec.get("mode")))))
-    except FileError:
-        for _spec, _current, tmp in staged:
+        for spec, current, wanted in pending:
+            staged.append((spec, current, wanted, _stage(spec["path"], spec["content"])))
+    except FileError as exc:
+        for _spec, _current, _wanted, tmp in staged:
             _unlink_quietly(tmp)
+        exc.changed = result["changed"]
         raise
-    for spec, current, tmp in staged:
-        if backup and current is not None:
-            result["backups"][spec["path"]] = module.backup_local(spec["path"])
-        # atomic_move gives a NEW file 0666 & ~umask before we chmod it: keep private files private.
-        with _umask(0o077) if _private(spec.get("mode")) else contextlib.nullcontext():
-            module.atomic_move(tmp, spec["path"], unsafe_writes=False)
-        module.set_fs_attributes_if_different(_file_args(module, spec), False)
+    for index, (spec, current, wanted, tmp) in enumerate(staged):
+        path = spec["path"]
+        try:
+            if backup and current is not None:
+                result["backups"][path] = module.backup_local(path)
+            # atomic_move gives a NEW file 0666 & ~umask before its mode is set: keep private files private.
+            with _umask(0o077) if wanted[2] is not None and not wanted[2] & 0o077 else contextlib.nullcontext():
+                module.atomic_move(tmp, path, unsafe_writes=False)
+        except Exception as exc:  # atomic_move raises plain Exception
+            for _spec, _current, _wanted, left in staged[index:]:
+                _unlink_quietly(left)
+            raise FileError("cannot replace %s: %s%s" % (path, exc, " (files written before it: %s)" % ", ".join(
+                result["written"]) if result["written"] else ""), changed=bool(result["written"])) from exc
+        result["changed"] = True
+        result["written"].append(path)
+        try:
+            _apply_attributes(module, path, wanted)
+        except OSError as exc:
+            for _spec, _current, _wanted, left in staged[index + 1:]:
+                _unlink_quietly(left)
+            raise FileError("%s was written but its owner/group/mode could not be set: %s (fix the cause and run "
+                            "again)" % (path, exc.strerror or exc), changed=True) from exc
     return result
 
 
-def _octal(mode):
-    if mode is None:
-        return None
-    if isinstance(mode, int):
-        return mode
-    try:
-        return int(str(mode), 8)
-    except ValueError:
-        return None  # symbolic modes are applied afterwards by set_fs_attributes_if_different
-
-
-def _attrs_differ(spec):
-    """Check-mode estimate of whether owner/group/mode of an existing file would change."""
-    try:
-        st = os.stat(spec["path"])
-    except OSError:
-        return True
-    mode = _octal(spec.get("mode"))
-    if mode is not None and (st.st_mode & 0o7777) != mode:
-        return True
-    for key, attr, lookup in (("owner", "st_uid", _uid), ("group", "st_gid", _gid)):
-        wanted = spec.get(key)
-        if wanted is not None and lookup(wanted) != getattr(st, attr):
-            return True
-    return False
-
-
-def _uid(name):
-    import pwd
-
-    try:
-        return int(name)
-    except ValueError:
-        try:
-            return pwd.getpwnam(name).pw_uid
-        except KeyError:
-            return None
-
-
-def _gid(name):
-    import grp
-
-    try:
-        return int(name)
-    except ValueError:
-        try:
-            return grp.getgrnam(name).gr_gid
-        except KeyError:
-            return None
-
-
-def write_file(module, path, content, mode=None, owner=None, group=None, backup=False):
+def write_file(module, path, content, mode=None, owner=None, group=None, backup=False, check_missing_dirs=False):
     """Write one file atomically; see :func:`write_files`. Returns ``(changed, backup_file)``."""
     result = write_files(
-        module, [{"path": path, "content": content, "mode": mode, "owner": owner, "group": group}], backup=backup
+        module, [{"path": path, "content": content, "mode": mode, "owner": owner, "group": group}], backup=backup,
+        check_missing_dirs=check_missing_dirs,
     )
     return result["changed"], result["backups"].get(path)
 

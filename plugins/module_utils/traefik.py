@@ -81,9 +81,10 @@ V2_MATCHERS = {
 }
 REGEXP_VALUES = {"HostRegexp": (0,), "PathRegexp": (0,), "HeaderRegexp": (1,), "QueryRegexp": (1,),
                  "HostSNIRegexp": (0,)}
-_HOST_RE = re.compile(r"^(\*\*?\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$")
 _SNI_RE = re.compile(r"^[\w.\-:]+$")
-_METHOD_RE = re.compile(r"^[A-Z]+$")
+# An HTTP method is a token (RFC 9110); Traefik upper-cases the value before comparing.
+_METHOD_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_|~-]+$")
 
 
 def _spellings(names):
@@ -274,6 +275,15 @@ def _walk(tree, negated=False):
             yield from _walk(branch, negated)
 
 
+def _escape_go(text):
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+
+
+def wildcard_regexp(host):
+    """The HostRegexp value for a wildcard name: each ``*`` stands for one DNS label (as in a TLS wildcard)."""
+    return "^%s$" % "[^.]+".join(_escape_go(part) for part in host.split("*"))
+
+
 def _v2_placeholders(value, default):
     """Translate gorilla/mux placeholders ({name} / {name:regexp}) into a plain regexp, or None."""
     if "{" not in value:
@@ -296,7 +306,7 @@ def _v2_placeholders(value, default):
             found = True
             pos = end + 1
         else:
-            parts.append(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", value[pos]))
+            parts.append(_escape_go(value[pos]))
             pos += 1
     return "".join(parts) if found else None
 
@@ -368,6 +378,10 @@ def _check_matcher(matcher, spellings, arities, tcp):
             raise RuleError("%s: non-ASCII host names are refused by Traefik: use the punycode form (xn--...)" % shown)
         if ":" in value:
             raise RuleError("%s: Host matches the name without a port; write Host(`%s`)" % (shown, value.split(":")[0]))
+        if "*" in value:
+            raise RuleError("%s: Host compares the literal name in Traefik v3, so `*` is no wildcard there and the rule "
+                            "would never match; %s" % (shown, "drop the Host matcher to match every host" if value == "*"
+                                                       else "write HostRegexp(`%s`)" % wildcard_regexp(value)))
         if not _HOST_RE.match(value):
             raise RuleError("%s: %r is not a host name" % (shown, value))
     elif name in ("Path", "PathPrefix"):
@@ -386,7 +400,8 @@ def _check_matcher(matcher, spellings, arities, tcp):
             raise RuleError("%s: non-ASCII characters are refused by Traefik" % shown)
     elif name == "Method":
         if not _METHOD_RE.match(value):
-            raise RuleError("%s: methods are upper-case tokens; write Method(`%s`)" % (shown, value.upper()))
+            raise RuleError("%s: %r is not an HTTP method: give one method per matcher, e.g. Method(`POST`)"
+                            % (shown, value))
     elif name == "ClientIP":
         try:
             ipaddress.ip_network(value, strict=False)
@@ -426,10 +441,8 @@ def parse_rule(rule, tcp=False):
 
 
 def _host_matches(pattern, host):
-    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) and "." not in host[:-len(pattern) + 1]
-    return pattern == host
+    """Traefik v3's Host: the literal name, case-insensitively, a trailing dot on either side ignored."""
+    return pattern.lower().rstrip(".") == host.lower().rstrip(".")
 
 
 def _matches(tree, request):
@@ -449,9 +462,11 @@ def _matches(tree, request):
     if name == "PathPrefix":
         return request["path"].startswith(values[0])
     if name == "Method":
-        return request["method"] == values[0]
+        return request["method"] == values[0].upper()
     if name in ("HostRegexp", "PathRegexp"):
-        return re.search(values[0], request["host" if name == "HostRegexp" else "path"]) is not None
+        # HostRegexp sees the canonized host: lower-cased, without the port.
+        subject = request["host"].lower() if name == "HostRegexp" else request["path"]
+        return re.search(values[0], subject) is not None
     if name in ("Header", "HeaderRegexp"):
         value = request["headers"].get(values[0])
         return value is not None and (value == values[1] if name == "Header" else re.search(values[1], value) is not None)
@@ -511,13 +526,17 @@ def _as_list(value, what):
 def build_rule(hosts=None, path_prefixes=None, paths=None, methods=None, headers=None):
     """Build a v3 rule: (any host) && (any path or prefix) && (any method) && every header.
 
+    A host with ``*`` (``*.example.com``) becomes ``HostRegexp(`^[^.]+\\.example\\.com$`)``: v3's
+    ``Host`` has no wildcards, and ``*`` stands for exactly one label, as in a wildcard certificate.
+
     ``headers`` is a mapping of header name -> exact value. The result is parsed back before it is
     returned, so a value Traefik would refuse raises :class:`RuleError` here.
     """
     groups = []
     host_list = _as_list(hosts, "hosts")
     if host_list:
-        groups.append(["Host(%s)" % _quote(h) for h in host_list])
+        groups.append(["HostRegexp(%s)" % _quote(wildcard_regexp(h)) if "*" in h else "Host(%s)" % _quote(h)
+                       for h in host_list])
     path_group = ["Path(%s)" % _quote(p) for p in _as_list(paths, "paths")]
     path_group += ["PathPrefix(%s)" % _quote(p) for p in _as_list(path_prefixes, "path_prefixes")]
     if path_group:
@@ -616,7 +635,10 @@ HTTP_MIDDLEWARE_KINDS = {
     "passTLSClientCert": {"pem": BOOL, "info": {"notAfter": BOOL, "notBefore": BOOL, "sans": BOOL,
                                                 "serialNumber": BOOL, "subject": CERT_INFO, "issuer": CERT_INFO}},
     "plugin": MapOf(ANY),
-    "rateLimit": {"average": NUM, "period": DUR, "burst": INT, "sourceCriterion": SOURCE_CRITERION},
+    "rateLimit": {"average": NUM, "period": DUR, "burst": INT, "sourceCriterion": SOURCE_CRITERION,
+                  "redis": {"endpoints": STRS, "tls": CLIENT_TLS, "username": STR, "password": STR, "db": INT,
+                            "poolSize": INT, "minIdleConns": INT, "maxActiveConns": INT, "readTimeout": DUR,
+                            "writeTimeout": DUR, "dialTimeout": DUR}},  # redis: Traefik v3.4
     "redirectRegex": {"regex": STR, "replacement": STR, "permanent": BOOL},
     "redirectScheme": {"scheme": STR, "port": STR, "permanent": BOOL},
     "replacePath": {"path": STR},
@@ -912,8 +934,13 @@ def _check_tcp_router(entry, where, problems):
 def _check_service(entry, where, problems, kinds, tcp=False):
     kind = _one_kind(entry, kinds, where, problems, "service")
     if kind != "loadBalancer":
-        if kind in ("weighted",) and not (entry[kind] or {}).get("services"):
+        body = entry[kind] if kind and isinstance(entry[kind], dict) else {}
+        if kind == "weighted" and not body.get("services"):
             problems.append("%s.weighted.services: list at least one service" % where)
+        for key in {"mirroring": ("service",), "failover": ("service", "fallback")}.get(kind, ()):
+            if body.get(key) in (None, ""):
+                problems.append("%s.%s.%s: required: name the %s service (Traefik refuses the service without it)"
+                                % (where, kind, key, "main" if key == "service" else "fallback"))
         return
     servers = entry[kind].get("servers") if isinstance(entry[kind], dict) else None
     if not servers:
@@ -1071,6 +1098,7 @@ class Context(object):
     def __init__(self, others=None, static=None):
         self.others = others or {}
         self.static = static if isinstance(static, dict) else None
+        self.missing = []  # (where, kind, reference) of every reference that did not resolve
 
     def defined(self, section, kind):
         """{name: file} over the other files; the first file wins, as in Traefik."""
@@ -1107,6 +1135,7 @@ def _resolve(ref, section, kind, doc, context, where, problems, internal=()):
         entries = _names(other, section, kind)
         if name in entries:
             return entries[name]
+    context.missing.append((where, kind[:-1], ref))
     known = set(local) | set(context.defined(section, kind))
     problems.append("%s: %s %r is not defined in this file or any other file of the directory%s: define it under "
                     "%s.%s or reference another provider's as name@provider" % (
@@ -1256,13 +1285,42 @@ def check_duplicates(doc, context, where=""):
     return problems
 
 
-def validate(doc, context=None, where=""):
-    """All checks of one dynamic-config document in its directory context; returns the problems."""
+def check_dependents(previous, doc, context, where=""):
+    """References of the OTHER files of the directory that the change from ``previous`` to ``doc``
+    breaks (e.g. a service removed here that a router there still uses): Traefik would disable
+    those routers. References that were already broken before the change are not reported."""
+    problems = []
+    prefix = where + ": " if where else ""
+    this = "\0" + (where or "this file")  # a key no other file can have
+    for path, other in context.others.items():
+        rest = dict((p, d) for p, d in context.others.items() if p != path)
+        before, after = (Context(dict(rest, **{this: version}), context.static) for version in (previous, doc))
+        already = set(check_references(other, before))
+        new_problems = [p for p in check_references(other, after) if p not in already]
+        if not new_problems:
+            continue
+        for location, kind, ref in after.missing:
+            if (location, kind, ref) not in before.missing:
+                problems.append("%sremoves %s %r, which %s still uses (%s): keep it in this file, or change %s first "
+                                "(Traefik would disable what refers to it)" % (prefix, kind, ref, path, location, path))
+        reported = set(location for location, _kind, _ref in after.missing)
+        problems.extend("%sthis change breaks %s: %s" % (prefix, path, problem) for problem in new_problems
+                        if not any(problem.startswith(location + ":") for location in reported))
+    return problems
+
+
+def validate(doc, context=None, where="", previous=None):
+    """All checks of one dynamic-config document in its directory context; returns the problems.
+
+    With ``previous`` (the file as it is now), references of the other files that the new ``doc``
+    no longer satisfies are problems too (see :func:`check_dependents`)."""
     context = context or Context()
     problems = check_document(doc, where)
     if isinstance(doc, dict):
         problems += check_duplicates(doc, context, where)
         problems += check_references(doc, context, where)
+        if previous is not None:
+            problems += check_dependents(previous, doc, context, where)
     return problems
 
 
@@ -1523,7 +1581,7 @@ def render(doc):
 
 
 def redact(doc):
-    """Copy of ``doc`` with basicAuth/digestAuth users' hashes replaced (for diffs and results)."""
+    """Copy of ``doc`` with basicAuth/digestAuth users' hashes and rateLimit.redis passwords replaced (for diffs)."""
     found = False
     out = copy.deepcopy(doc)
     for middleware in _names(out, "http", "middlewares").values():
@@ -1532,6 +1590,11 @@ def redact(doc):
             if isinstance(body, dict) and isinstance(body.get(field), list):
                 body[field] = [u.split(":", 1)[0] + ":<redacted>" if isinstance(u, str) else u for u in body[field]]
                 found = True
+        limit = middleware.get("rateLimit") if isinstance(middleware, dict) else None
+        redis = limit.get("redis") if isinstance(limit, dict) else None
+        if isinstance(redis, dict) and redis.get("password") is not None:
+            redis["password"] = "<redacted>"
+            found = True
     return out, found
 
 
@@ -1553,7 +1616,13 @@ def check_path(mode, path, directory=None, name=None, static=None):
         static_doc = load_file(static) if static else None
     except TraefikConfigError as exc:
         return exc.problems
-    return validate(doc, Context(others, static_doc), where=name or os.path.basename(path))
+    previous = None
+    if directory and os.path.isfile(exclude[0]) and os.path.realpath(exclude[0]) != os.path.realpath(path):
+        try:
+            previous = load_file(exclude[0])  # the file this one replaces: what the other files may rely on
+        except TraefikConfigError:
+            previous = None
+    return validate(doc, Context(others, static_doc), where=name or os.path.basename(path), previous=previous)
 
 
 def _read_text(path):

@@ -14,12 +14,14 @@ description:
     that Traefik's file provider watches, and validates the result before anything is written.
   - Validation covers the Traefik v3 rule syntax (known matchers, one backtick-quoted value per matcher, balanced
     parentheses, C(&&) C(||) C(!)); v2 forms such as two values in one C(Host) matcher or C(HostRegexp) with
-    C({name:regexp}) placeholders are refused with the v3 spelling in the message.
+    C({name:regexp}) placeholders are refused with the v3 spelling in the message, and so is C(Host) with a C(*)
+    (v3 compares the literal name: the message gives the C(HostRegexp) to use).
   - It also checks that every service, middleware and TLS options reference resolves (in this file, in another file
     of the same directory, or as C(name@provider)), that no router, service or middleware name is defined in two files
-    of the directory (Traefik silently keeps the first), that services have at least one server URL that parses,
-    that no router reaches the Traefik API (C(api@internal)) without an authentication middleware and TLS, and that
-    no key is unknown to Traefik v3.
+    of the directory (Traefik silently keeps the first), that removing or changing an entry does not break a reference
+    from another file of the directory (a router there that still uses a service or middleware of this file), that
+    services have at least one server URL that parses, that no router reaches the Traefik API (C(api@internal))
+    without an authentication middleware and TLS, and that no key is unknown to Traefik v3.
   - An existing file that does not parse, or any other file of the directory that does not parse, is reported and
     nothing is written.
   - The file is written atomically (temporary file in the same directory, then rename) with sorted keys, so diffs
@@ -88,15 +90,18 @@ options:
     default: false
   mode:
     description:
-      - Permissions of the file (for example V('0644')). An existing file keeps its mode when not given.
+      - Permissions of the file, octal (for example V('0644')) or symbolic (for example V(u=rw,g=r,o=)). An existing
+        file keeps its mode when not given.
+      - Checked before anything is written, like O(owner) and O(group): an invalid value fails with the file untouched.
     type: raw
   owner:
     description:
-      - Owner of the file.
+      - Owner of the file (user name or numeric uid). A name that does not exist on the host fails the task before
+        anything is written.
     type: str
   group:
     description:
-      - Group of the file.
+      - Group of the file (group name or numeric gid), checked like O(owner).
     type: str
 attributes:
   check_mode:
@@ -243,7 +248,10 @@ def _wanted(module):
 
 
 def _load_current(module, path):
-    raw = io.read_bytes(path)
+    try:
+        raw = io.read_bytes(path)
+    except io.FileError as exc:
+        module.fail_json(msg="%s (fix the path: its directory must be the file provider's directory)" % exc, path=path)
     if raw is None:
         return raw, {}
     try:
@@ -313,7 +321,7 @@ def main():
     result = dict(changed=False, path=path, **changes)
     if module.params["validate"]:
         try:
-            problems = traefik.validate(new, _context(module, path), where=os.path.basename(path))
+            problems = traefik.validate(new, _context(module, path), where=os.path.basename(path), previous=current)
         except traefik.TraefikConfigError as exc:
             problems = exc.problems
         if problems:
@@ -323,9 +331,10 @@ def main():
     try:
         changed, backup_file = io.write_file(module, path, content, mode=module.params["mode"],
                                              owner=module.params["owner"], group=module.params["group"],
-                                             backup=module.params["backup"])
+                                             backup=module.params["backup"], check_missing_dirs=True)
     except io.FileError as exc:
-        module.fail_json(msg="%s was left untouched: %s" % (path, exc), **result)
+        result["changed"] = exc.changed
+        module.fail_json(msg=str(exc) if exc.changed else "%s was left untouched: %s" % (path, exc), **result)
     result["changed"] = changed
     if backup_file:
         result["backup_file"] = backup_file

@@ -166,3 +166,93 @@ def test_file_lock_times_out_with_the_holder(tmp_path):
             io.FileLock(lock_path, timeout=0.2, poll=0.05).acquire()
     with io.FileLock(lock_path, timeout=0.2):
         pass
+
+
+@pytest.mark.parametrize("attributes, message", [
+    ({"mode": "u=rwx,g=qq"}, "mode 'u=rwx,g=qq' for "),
+    ({"mode": "0644x"}, "is not valid"),
+    ({"mode": 0o17777}, "is not valid"),
+    ({"owner": "nosuchuser-squaremcp"}, "owner (user) 'nosuchuser-squaremcp' does not exist on this host"),
+    ({"group": "nosuchgroup-squaremcp"}, "group 'nosuchgroup-squaremcp' does not exist on this host"),
+])
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_bad_owner_group_or_mode_fails_before_anything_is_written(tmp_path, attributes, message, check_mode):
+    first, second = str(tmp_path / "a.yml"), str(tmp_path / "b.yml")
+    write(first, b"a-old\n", 0o640)
+    before = os.stat(first)
+    with pytest.raises(io.FileError) as err:
+        io.write_files(make_module(check_mode), [{"path": first, "content": b"a-new\n"},
+                                                 dict(attributes, path=second, content=b"b-new\n")])
+    assert message in str(err.value) and err.value.changed is False
+    after = os.stat(first)
+    assert read(first) == b"a-old\n" and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert sorted(os.listdir(str(tmp_path))) == ["a.yml"]
+
+
+def test_symbolic_mode_and_numeric_owner_reach_a_new_and_an_existing_file(module, tmp_path):
+    new, existing = str(tmp_path / "new.yml"), str(tmp_path / "old.yml")
+    write(existing, b"old\n", 0o644)
+    result = io.write_files(module, [{"path": new, "content": b"x\n", "mode": "u=rw,g=r,o=", "owner": "1234",
+                                      "group": 4321},
+                                     {"path": existing, "content": b"y\n", "mode": "o-r", "owner": 1234}])
+    assert result["changed"] and result["written"] == [new, existing]
+    assert [(os.stat(p).st_mode & 0o7777, os.stat(p).st_uid) for p in (new, existing)] == [(0o640, 1234), (0o640, 1234)]
+    assert os.stat(new).st_gid == 4321
+    again = io.write_files(make_module(check_mode=True), [{"path": existing, "content": b"y\n", "mode": "o-r"}])
+    assert again["changed"] is False, "a symbolic mode already in place is no change"
+
+
+def test_check_mode_refuses_what_the_real_run_refuses(tmp_path):
+    (tmp_path / "plain").write_text("a file, not a directory\n")
+    missing = str(tmp_path / "missing" / "routes.yml")
+    check = make_module(check_mode=True)
+    with pytest.raises(io.FileError, match="does not exist: create it first"):
+        io.write_file(check, missing, b"x\n", check_missing_dirs=True)
+    with pytest.raises(io.FileError, match="does not exist: create it first"):
+        io.write_file(make_module(), missing, b"x\n")
+    # a caller that creates the directory itself in a real run only gets the prediction
+    assert io.write_file(check, missing, b"x\n") == (True, None)
+    for module in (check, make_module()):
+        with pytest.raises(io.FileError, match="cannot read .*/plain/routes.yml"):
+            io.write_file(module, str(tmp_path / "plain" / "routes.yml"), b"x\n")
+
+
+def test_check_mode_refuses_an_unwritable_directory(tmp_path, monkeypatch):
+    directory = str(tmp_path)
+    real_access = os.access
+    monkeypatch.setattr(io.os, "access", lambda path, mode: False if path == directory else real_access(path, mode))
+    for module in (make_module(check_mode=True), make_module()):
+        with pytest.raises(io.FileError, match="directory %s is not writable" % directory):
+            io.write_file(module, str(tmp_path / "routes.yml"), b"x\n")
+    assert os.listdir(directory) == []
+
+
+def test_failure_after_the_rename_reports_a_change(module, tmp_path, monkeypatch):
+    path = str(tmp_path / "routes.yml")
+    write(path, b"old\n")
+
+    def chown_fails(*_args):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(io.os, "chown", chown_fails)
+    with pytest.raises(io.FileError) as err:
+        io.write_file(module, path, b"new\n", owner="1234")
+    assert err.value.changed is True
+    assert "was written but its owner/group/mode could not be set: Operation not permitted" in str(err.value)
+    assert read(path) == b"new\n" and leftovers(str(tmp_path)) == []
+
+
+def test_a_failed_rename_leaves_no_temporary_files(module, tmp_path, monkeypatch):
+    first, second = str(tmp_path / "a.yml"), str(tmp_path / "b.yml")
+    real_move = module.atomic_move
+
+    def move_fails_on_second(src, dest, **kwargs):
+        if dest == second:
+            raise Exception("Could not replace %s" % dest)
+        return real_move(src, dest, **kwargs)
+
+    monkeypatch.setattr(module, "atomic_move", move_fails_on_second)
+    with pytest.raises(io.FileError) as err:
+        io.write_files(module, [{"path": first, "content": b"a\n"}, {"path": second, "content": b"b\n"}])
+    assert err.value.changed is True and "files written before it: %s" % first in str(err.value)
+    assert leftovers(str(tmp_path)) == [] and sorted(os.listdir(str(tmp_path))) == ["a.yml"]

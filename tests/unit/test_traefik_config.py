@@ -73,6 +73,12 @@ def test_good_document_has_no_problems():
      "needs exactly one of failover, loadBalancer, mirroring, weighted"),
     ("http.services.site", {"loadbalancer": {}}, "unknown service kind (did you mean 'loadBalancer'?)"),
     ("http.services.site.loadBalancer.passHostHeader", "yes", "passHostHeader: must be a boolean"),
+    ("http.services.site", {"mirroring": {"mirrors": [{"name": "site", "percent": 10}]}},
+     "http.services.site.mirroring.service: required"),
+    ("http.services.site", {"failover": {"fallback": "site"}}, "http.services.site.failover.service: required"),
+    ("http.services.site", {"failover": {"service": "site"}}, "http.services.site.failover.fallback: required"),
+    ("http.middlewares.headers", {"rateLimit": {"average": 1, "redis": {"endpoint": "r:6379"}}},
+     "rateLimit.redis.endpoint: unknown key (did you mean 'endpoints'?)"),
     ("http.services.site.loadBalancer.healthCheck.interval", "10 seconds", "a duration such as 10s"),
     ("http.middlewares.headers", {"ipWhiteList": {"sourceRange": ["10.0.0.0/8"]}}, "use ipAllowList"),
     ("http.middlewares.headers", {"headers": {"sslRedirect": True}}, "use a redirectScheme middleware"),
@@ -94,6 +100,54 @@ def test_bad_documents_name_the_entry_and_the_fix(path, value, message):
     problems = validate(with_change(path, value), Context(static=STATIC), where="routes.yml")
     assert any(message in p for p in problems), problems
     assert all(p.startswith("routes.yml: ") for p in problems)
+
+
+def test_rate_limit_with_redis_and_complete_failover_and_mirroring_services_are_accepted():
+    doc = copy.deepcopy(GOOD)
+    doc["http"]["middlewares"]["limit"] = {"rateLimit": {"average": 10, "period": "1m", "burst": 20, "redis": {
+        "endpoints": ["redis:6379"], "username": "traefik", "password": "s3cret", "db": 2, "poolSize": 50,
+        "minIdleConns": 1, "maxActiveConns": 10, "readTimeout": "3s", "writeTimeout": "3s", "dialTimeout": "5s",
+        "tls": {"ca": "/ca.pem", "insecureSkipVerify": False}}}}
+    doc["http"]["services"]["spare"] = {"loadBalancer": {"servers": [{"url": "http://spare:80"}]}}
+    doc["http"]["services"]["safe"] = {"failover": {"service": "site", "fallback": "spare"}}
+    doc["http"]["services"]["copy"] = {"mirroring": {"service": "site", "mirrors": [{"name": "spare", "percent": 5}]}}
+    assert validate(doc, Context(static=STATIC)) == []
+    shown, found = traefik.redact(doc)
+    assert found and shown["http"]["middlewares"]["limit"]["rateLimit"]["redis"]["password"] == "<redacted>"
+    assert doc["http"]["middlewares"]["limit"]["rateLimit"]["redis"]["password"] == "s3cret"
+
+
+SHARED = {"http": {"services": {"shared": {"loadBalancer": {"servers": [{"url": "http://shared:80"}]}}},
+                   "middlewares": {"hsts": {"headers": {"stsSeconds": 1}}}}}
+USER = {"http": {"routers": {"app": {"rule": "Host(`app.a`)", "service": "shared", "middlewares": ["hsts", "gone"]}}}}
+
+
+@pytest.mark.parametrize("new, removed", [
+    ({}, ["service 'shared'", "middleware 'hsts'"]),
+    ({"http": {"services": SHARED["http"]["services"]}}, ["middleware 'hsts'"]),
+    (SHARED, []),
+])
+def test_removing_what_another_file_uses_is_refused(new, removed):
+    context = Context({"/d/other.yml": USER})
+    problems = validate(new, context, where="routes.yml", previous=SHARED)
+    assert len(problems) == len(removed), problems
+    for problem, name in zip(problems, removed):
+        assert problem.startswith("routes.yml: removes %s, which /d/other.yml still uses (http.routers.app." % name)
+        assert "keep it in this file, or change /d/other.yml first" in problem
+    # without the previous version (a new file) nothing can break, and 'gone' was dangling already
+    assert validate(new, context, where="routes.yml") == []
+
+
+def test_losing_the_auth_middleware_of_another_files_dashboard_is_refused():
+    dashboard = {"http": {"routers": {"dash": {"rule": "Host(`t.a`)", "service": "api@internal",
+                                               "middlewares": ["secured"], "tls": {}}},
+                          "middlewares": {"secured": {"chain": {"middlewares": ["hsts", "auth@file"]}}}}}
+    before = copy.deepcopy(SHARED)
+    before["http"]["middlewares"]["auth"] = {"basicAuth": {"users": ["a:$2y$05$x"]}}
+    problems = validate(SHARED, Context({"/d/dashboard.yml": dashboard}), where="routes.yml", previous=before)
+    assert any("removes middleware 'auth@file', which /d/dashboard.yml still uses" in p for p in problems), problems
+    assert any("this change breaks /d/dashboard.yml: http.routers.dash: routes the Traefik API/dashboard" in p
+               and "without authentication" in p for p in problems), problems
 
 
 def test_dashboard_auth_may_come_through_a_chain_in_another_file():
@@ -257,6 +311,12 @@ def test_cli_checks_files_in_their_directory(tmp_path, capsys):
     write(static, STATIC_GOOD.replace("insecure: false", "insecure: true"))
     assert traefik.main(["static", static]) == 1
     assert "api.insecure" in capsys.readouterr().err
+    # the candidate replaces routes.yml, whose service dashboard.yml's router uses
+    write(dynamic + "/routes.yml", "http: {services: {app: {loadBalancer: {servers: [{url: 'http://app'}]}}}}\n")
+    write(dynamic + "/dashboard.yml", "http: {routers: {app: {rule: 'Host(`b`)', service: app}}}\n")
+    write(candidate, "http: {}\n")
+    assert traefik.main(["dynamic", candidate, "--directory", dynamic, "--name", "routes.yml"]) == 1
+    assert "removes service 'app', which %s/dashboard.yml still uses" % dynamic in capsys.readouterr().err
     write(candidate, "http: [\n")
     assert traefik.main(["dynamic", candidate]) == 1
     assert "does not parse as YAML" in capsys.readouterr().err

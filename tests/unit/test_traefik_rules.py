@@ -23,7 +23,8 @@ from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import (
     ("HostRegexp(`^[a-z]{3}\\.example\\.com$`)", ["HostRegexp(`^[a-z]{3}\\.example\\.com$`)"]),
     ("Method(`POST`) && PathRegexp(`^/api/(?P<tool>[a-z]+)$`)", ["Method(`POST`)", "PathRegexp(`^/api/(?P<tool>[a-z]+)$`)"]),
     ("host(`a.com`) && PATHPREFIX(`/x`) && Pathprefix(`/y`)", ["Host(`a.com`)", "PathPrefix(`/x`)", "PathPrefix(`/y`)"]),
-    ("Host(`*.squaremcp.com`)", ["Host(`*.squaremcp.com`)"]),
+    # Traefik upper-cases the method (pkg/muxer/http/matcher.go: method()), so any case is accepted.
+    ("Method(`get`) || Method(`Post`)", ["Method(`get`)", "Method(`Post`)"]),
 ])
 def test_valid_rules(rule, matchers):
     assert [repr(m) for m in parse_rule(rule)] == matchers
@@ -70,7 +71,11 @@ def test_and_binds_tighter_than_or():
     ("Host(`a b`)", "is not a host name"),
     ("Host(``)", "empty value"),
     ("PathPrefix(`api`)", "must start with '/'; write PathPrefix(`/api`)"),
-    ("Method(`get`)", "write Method(`GET`)"),
+    ("Method(`GET POST`)", "is not an HTTP method"),
+    # v3's Host compares the literal name: `*` never matches anything
+    ("Host(`*.example.com`)", "write HostRegexp(`^[^.]+\\.example\\.com$`)"),
+    ("Host(`api.*.example.com`)", "write HostRegexp(`^api\\.[^.]+\\.example\\.com$`)"),
+    ("Host(`*`)", "drop the Host matcher to match every host"),
     ("ClientIP(`10.0.0.300`)", "not an IP address or CIDR"),
     ("PathRegexp(`^/(?=admin)`)", "no lookahead"),
     ("PathRegexp(`^(a)\\1$`)", "no backreferences"),
@@ -118,6 +123,9 @@ def test_rule_hosts_lists_positive_hosts_once():
      "Host(`a.com`) && (PathPrefix(`/oauth`) || PathPrefix(`/mcp`)) && Method(`POST`)"),
     ({"path_prefixes": "/auth/tiktok", "headers": {"X-B": "2", "X-A": "1"}},
      "PathPrefix(`/auth/tiktok`) && Header(`X-A`, `1`) && Header(`X-B`, `2`)"),
+    # a wildcard host becomes HostRegexp: * is exactly one label, as in a wildcard certificate
+    ({"hosts": ["*.a.com", "a.com"], "paths": ["/x"]},
+     "(HostRegexp(`^[^.]+\\.a\\.com$`) || Host(`a.com`)) && Path(`/x`)"),
 ])
 def test_build_rule(kwargs, rule):
     assert build_rule(**kwargs) == rule
@@ -146,8 +154,12 @@ def test_build_rule_refuses_what_traefik_refuses(kwargs, message):
     ("ClientIP(`10.0.0.0/8`)", {"client_ip": "10.1.2.3"}, True),
     ("ClientIP(`10.0.0.0/8`)", {"client_ip": "192.168.1.1"}, False),
     ("HostRegexp(`^[a-z]+\\.a\\.com$`)", {}, True),
-    ("Host(`*.a.com`)", {}, True),
-    ("Host(`*.b.com`)", {}, False),
+    ("Host(`www.a.com`)", {}, True),
+    ("Host(`WWW.A.com.`)", {}, True),
+    ("Host(`a.com`)", {}, False),
+    ("HostRegexp(`^[^.]+\\.a\\.com$`)", {}, True),
+    ("Method(`get`)", {}, True),
+    ("Method(`post`)", {}, False),
     ("!PathRegexp(`^/x`) && Method(`GET`)", {}, True),
 ])
 def test_rules_evaluate_like_traefik_matches(rule, request_kwargs, matches):
@@ -155,3 +167,12 @@ def test_rules_evaluate_like_traefik_matches(rule, request_kwargs, matches):
 
     picked = route_request({"r": {"rule": rule}}, "www.a.com", "/path", **request_kwargs)
     assert (picked == "r") is matches
+
+
+@pytest.mark.parametrize("host, matches", [("www.a.com", True), ("api.a.com", True), ("a.com", False),
+                                           ("x.www.a.com", False), ("www.a.com.evil.org", False), ("wwwxa.com", False)])
+def test_wildcard_host_from_the_filter_matches_one_label(host, matches):
+    from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import route_request
+
+    routers = {"wild": {"rule": build_rule(hosts="*.a.com")}}
+    assert (route_request(routers, host, "/") == "wild") is matches

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPTIONS = ("path", "routers", "services", "middlewares", "state", "prune", "validate", "static_config", "backup",
-           "mode")
+           "mode", "owner", "group")
 PLAYBOOK = """
 - name: traefik_routes cases
   hosts: localhost
@@ -59,7 +59,6 @@ ROUTERS = {
 }
 STATIC = ("entryPoints:\n  web: {address: ':80'}\n  websecure: {address: ':443'}\n"
           "certificatesResolvers:\n  letsencrypt:\n    acme: {email: a@b.c, storage: /x, dnsChallenge: {provider: godaddy}}\n")
-GOOD_FILE = None  # rendered once by the module in test_apply_is_idempotent_and_prune_removes
 
 
 def run_cases(tmp_path, cases, check=False, diff=False):
@@ -181,6 +180,10 @@ def read_only(directory):
 GOOD = "http:\n  routers:\n    site: {rule: 'Host(`squaremcp.com`)', service: site}\n" \
        "  services:\n    site: {loadBalancer: {servers: [{url: 'http://site:80'}]}}\n"
 ROUTER = {"rule": "Host(`squaremcp.com`)", "service": "site"}
+# routes.yml defines what other.yml uses: pruning or removing it must be refused.
+SHARED = "http:\n  services:\n    shared: {loadBalancer: {servers: [{url: 'http://shared:80'}]}}\n" \
+         "  middlewares:\n    hsts: {headers: {stsSeconds: 31536000}}\n"
+USES_SHARED = "http:\n  routers:\n    app: {rule: 'Host(`app.squaremcp.com`)', service: shared, middlewares: [hsts]}\n"
 
 
 def bad(rule=None, **options):
@@ -190,19 +193,25 @@ def bad(rule=None, **options):
     return options
 
 
-# id -> (extra files in the case directory, module options, expected message fragment)
+# id -> (extra files in the case directory, module options, expected message fragment). Options may
+# name the file as "file" (relative to the case directory; default routes.yml).
 BAD_INPUT = {
     "v2-host-list": ({}, bad("Host(`a.com`,`b.com`)"), "write (Host(`a.com`) || Host(`b.com`))"),
     "v2-hostregexp": ({}, bad("HostRegexp(`{sub:[a-z]+}.squaremcp.com`)"),
                       "write HostRegexp(`^[a-z]+\\.squaremcp\\.com$`)"),
     "v2-headers": ({}, bad("Headers(`X-A`, `1`)"), "use Header in v3"),
     "v2-query": ({}, bad("Query(`tab=1`)"), "write Query(`tab`, `1`)"),
+    "wildcard-host": ({}, bad("Host(`*.squaremcp.com`)"), "write HostRegexp(`^[^.]+\\.squaremcp\\.com$`)"),
     "unknown-matcher": ({}, bad("Hots(`squaremcp.com`)"), "did you mean 'Host'"),
     "unbalanced": ({}, bad("(Host(`a.com`) || Host(`b.com`)"), "unbalanced parentheses"),
     "single-quotes": ({}, bad("Host('a.com')"), "single quotes"),
     "dangling-service": ({}, bad(routers={"site": dict(ROUTER, service="sit")}), "service 'sit' is not defined"),
     "dangling-middleware": ({}, bad(routers={"site": dict(ROUTER, middlewares=["hsts"])}),
                             "middleware 'hsts' is not defined"),
+    "prune-breaks-other-file": ({"routes.yml": SHARED, "other.yml": USES_SHARED}, {"prune": True},
+                                "removes service 'shared', which "),
+    "absent-breaks-other-file": ({"routes.yml": SHARED, "other.yml": USES_SHARED},
+                                 {"state": "absent", "middlewares": ["hsts"]}, "removes middleware 'hsts', which "),
     "duplicate-router": ({"certificates.yml": "http:\n  routers:\n    site: {rule: 'Host(`x`)', service: x@docker}\n"},
                          bad(), "http.routers.site is also defined in"),
     "duplicate-middleware": ({"dashboard.yml": "http:\n  middlewares:\n    hsts: {headers: {stsSeconds: 1}}\n"},
@@ -216,6 +225,8 @@ BAD_INPUT = {
                            "unknown key (did you mean 'entryPoints'?)"),
     "removed-middleware-kind": ({}, bad(middlewares={"office": {"ipWhiteList": {"sourceRange": ["10.0.0.0/8"]}}}),
                                 "use ipAllowList"),
+    "failover-without-service": ({}, bad(services={"site": {"failover": {"fallback": "site@docker"}}}),
+                                 "http.services.site.failover.service: required"),
     "bad-url": ({}, bad(services={"site": {"loadBalancer": {"servers": [{"url": "site:80"}]}}}), "is not a URL"),
     "no-servers": ({}, bad(services={"site": {"loadBalancer": {"servers": []}}}), "list at least one server"),
     "dashboard-without-auth": ({}, bad(routers={"dash": {"rule": "Host(`t.squaremcp.com`)", "service": "api@internal",
@@ -224,25 +235,75 @@ BAD_INPUT = {
                            "'https' is not an entry point of the static config"),
     "routers-as-list": ({}, bad(routers=["site"]), "a list of names is only accepted with state=absent"),
     "bad-priority": ({}, bad(routers={"site": dict(ROUTER, priority="high")}), "priority: must be an integer"),
-    "unwritable-directory": ({}, bad(routers={"site": ROUTER, "www": dict(ROUTER, rule="Host(`www.squaremcp.com`)")}),
-                             "was left untouched: "),
+    # the content would change, so these failed only after rewriting the file before the fix
+    "bad-mode": ({}, bad(mode="u=rwx,g=qq"), "mode 'u=rwx,g=qq' for "),
+    "unknown-owner": ({}, bad(owner="nosuchuser-squaremcp"), "owner (user) 'nosuchuser-squaremcp' does not exist"),
+    "unknown-group": ({}, bad(group="nosuchgroup-squaremcp"), "group 'nosuchgroup-squaremcp' does not exist"),
+    "parent-is-a-file": ({"plain.yml": GOOD}, bad(file="plain.yml/routes.yml"), "cannot read "),
+    "missing-directory": ({}, bad(file="missing/routes.yml"), "does not exist: create it first"),
 }
 
 
-def test_bad_input_fails_clearly_and_leaves_every_file_byte_identical(tmp_path):
+def bad_cases(tmp_path, names):
+    """Case directories (routes.yml = GOOD unless overridden) and module options for ``names``."""
     cases, before = [], {}
-    for name, (files, options, _message) in sorted(BAD_INPUT.items()):
+    for name in names:
+        files, options, _message = BAD_INPUT[name]
         directory = case_dir(tmp_path, name, dict({"routes.yml": GOOD}, **files))
-        case = dict(options, id=name, path=str(directory / "routes.yml"))
+        case = dict(options, id=name, path=str(directory / options.get("file", "routes.yml")))
+        case.pop("file", None)
         if "traefik.yml" in files:
             case["static_config"] = str(directory / "traefik.yml")
         cases.append(case)
         before[name] = snapshot(directory)
-    with read_only(tmp_path / "unwritable-directory"):
-        results = run_cases(tmp_path, cases)
+    return cases, before
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["real-run", "check-mode"])
+def test_bad_input_fails_clearly_and_leaves_every_file_byte_identical(tmp_path, check):
+    cases, before = bad_cases(tmp_path, sorted(BAD_INPUT))
+    results = run_cases(tmp_path, cases, check=check)
+    wrong = {}
     for name, (_files, _options, message) in sorted(BAD_INPUT.items()):
         result = results[name]
-        assert result.get("failed") and result["changed"] is False, (name, result)
-        assert message in result["msg"], (name, result["msg"])
-        assert snapshot(tmp_path / name) == before[name], "%s: files changed after a failed run" % name
-    assert len(BAD_INPUT) >= 15
+        if not (result.get("failed") and result["changed"] is False and message in result.get("msg", "")):
+            wrong[name] = "failed=%s changed=%s msg=%s" % (result.get("failed"), result["changed"], result.get("msg"))
+        elif snapshot(tmp_path / name) != before[name]:
+            wrong[name] = "files changed after a failed run"
+    assert wrong == {}
+
+
+def test_unwritable_directory_fails_in_check_mode_and_for_real(tmp_path):
+    directory = case_dir(tmp_path, "unwritable", {"routes.yml": GOOD})
+    case = bad(id="unwritable", path=str(directory / "routes.yml"),
+               routers={"site": ROUTER, "www": dict(ROUTER, rule="Host(`www.squaremcp.com`)")})
+    before = snapshot(directory)
+    with read_only(directory):
+        results = [run_cases(tmp_path, [case], check=check)["unwritable"] for check in (True, False)]
+    for result in results:
+        assert result.get("failed") and result["changed"] is False, result
+        assert "directory %s is not writable" % directory in result["msg"], result["msg"]
+    assert snapshot(directory) == before
+
+
+def test_backup_owner_group_and_mode_through_the_module(tmp_path):
+    directory = case_dir(tmp_path, "attrs", {"routes.yml": GOOD})
+    path = str(directory / "routes.yml")
+    os.chmod(path, 0o600)
+    www = {"site": ROUTER, "www": dict(ROUTER, rule="Host(`www.squaremcp.com`)")}
+    base = {"path": path, "services": {"site": SERVICES["site"]}, "routers": www}
+    results = run_cases(tmp_path, [
+        dict(base, id="write", backup=True, owner="1234", group="4321", mode="u=rw,g=r,o="),
+        dict(base, id="again", backup=True, owner="1234", group="4321", mode="0640"),
+        dict(base, id="owner-only", owner="4321"),
+    ], diff=True)
+    write, again, owner_only = results["write"], results["again"], results["owner-only"]
+    assert write["changed"] and write["routers"]["added"] == ["www"]
+    with open(write["backup_file"]) as handle:
+        assert handle.read() == GOOD, "the backup holds the previous file"
+    assert os.path.dirname(write["backup_file"]) == str(directory)
+    assert again["changed"] is False and "backup_file" not in again
+    assert owner_only["changed"] and owner_only["routers"] == {"added": [], "updated": [], "removed": []}
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (4321, 4321, 0o640)
+    assert sorted(os.listdir(str(directory))) == sorted(["routes.yml", os.path.basename(write["backup_file"])])

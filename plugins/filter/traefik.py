@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SquareMCP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Traefik rule filters: thin wrappers over module_utils/traefik.py (documented in traefik_rule.yml
-and traefik_rule_hosts.yml beside this file)."""
+"""Traefik filters: thin wrappers over module_utils/traefik.py (documented in traefik_rule.yml,
+traefik_rule_hosts.yml and traefik_htpasswd_problems.yml beside this file)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import RuleError, build_rule, rule_hosts
+from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import (
+    RuleError, build_rule, htpasswd_problems, rule_hosts)
 
 
 def traefik_rule(hosts=None, path_prefixes=None, paths=None, methods=None, headers=None):
@@ -27,6 +28,14 @@ def traefik_rule_hosts(rule, tcp=False):
         raise AnsibleFilterError("squaremcp.infra.traefik_rule_hosts: %r: %s" % (rule, exc))
 
 
+def traefik_htpasswd_problems(lines):
+    """One message per basicAuth users line that is not name:hash (bcrypt, apr1 or SHA1); no secret in them."""
+    if not isinstance(lines, (list, tuple)):
+        raise AnsibleFilterError("squaremcp.infra.traefik_htpasswd_problems: give a list of htpasswd lines")
+    return htpasswd_problems(lines)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"traefik_rule": traefik_rule, "traefik_rule_hosts": traefik_rule_hosts}
+        return {"traefik_rule": traefik_rule, "traefik_rule_hosts": traefik_rule_hosts,
+                "traefik_htpasswd_problems": traefik_htpasswd_problems}

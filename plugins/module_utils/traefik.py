@@ -554,6 +554,27 @@ def build_rule(hosts=None, path_prefixes=None, paths=None, methods=None, headers
     return rule
 
 
+# Password hashes Traefik's basicAuth accepts in a users line (htpasswd -nB: bcrypt; apr1 = MD5; SHA1).
+_HTPASSWD_RE = re.compile(r"^(?P<name>[^:\s]+):(?P<hash>\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"
+                          r"|\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|\{SHA\}[A-Za-z0-9+/]{27}=)$")
+
+
+def htpasswd_problems(lines):
+    """What is wrong with each basicAuth users line that is not ``name:hash``; never shows a hash or password."""
+    problems = []
+    for index, line in enumerate(lines or []):
+        if isinstance(line, str) and _HTPASSWD_RE.match(line):
+            continue
+        name, sep, secret = line.partition(":") if isinstance(line, str) else ("", "", "")
+        if not sep or not name or re.search(r"\s", name):
+            problems.append("entry %d is not name:hash" % (index + 1))
+        elif "CHANGE_ME" in secret:
+            problems.append("user %r has the CHANGE_ME placeholder instead of a hash" % name)
+        else:
+            problems.append("user %r has no bcrypt, apr1 or SHA1 hash (a plain password?)" % name)
+    return problems
+
+
 # --------------------------------------------------------------------------------------------
 # Dynamic configuration (file provider) schema, as our own compact data structure.
 # A spec is a type name (str), a dict of known keys -> spec, ListOf(spec) or MapOf(spec).

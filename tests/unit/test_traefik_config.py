@@ -320,3 +320,16 @@ def test_cli_checks_files_in_their_directory(tmp_path, capsys):
     write(candidate, "http: [\n")
     assert traefik.main(["dynamic", candidate]) == 1
     assert "does not parse as YAML" in capsys.readouterr().err
+
+
+def test_htpasswd_problems_name_users_never_secrets():
+    good = ["admin:$2y$05$Ax8hyGP8D6ZuWkH4nA8Ize7YQ0Hk8Qz2i6q3lXh8v3aQ2qP6d5o1K",
+            "ops:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/", "ci:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="]
+    assert traefik.htpasswd_problems(good) == []
+    problems = traefik.htpasswd_problems(["admin:CHANGE_ME-bcrypt-hash", "bob:s3cret", "s3cret-alone", "a b:$2y$x",
+                                          "carol:$2y$05$short", None])
+    assert problems == ["user 'admin' has the CHANGE_ME placeholder instead of a hash",
+                        "user 'bob' has no bcrypt, apr1 or SHA1 hash (a plain password?)",
+                        "entry 3 is not name:hash", "entry 4 is not name:hash",
+                        "user 'carol' has no bcrypt, apr1 or SHA1 hash (a plain password?)", "entry 6 is not name:hash"]
+    assert not any("s3cret" in p or "$2y$" in p for p in problems)

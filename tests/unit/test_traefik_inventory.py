@@ -1,23 +1,53 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The production edge data (inventory/production/group_vars/edge/traefik.yml) against the validator
-and against the seed's route table: which router would Traefik pick for each public endpoint?"""
+"""The production edge data (inventory/production/group_vars/edge/traefik.yml) against the validator,
+against the static configuration the role really renders for production, and against the seed's
+route table: which router would Traefik pick for each public endpoint?"""
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import Context, route_request, validate
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import (
+    Context, check_static, load_text, route_request, validate)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-with open(os.path.join(ROOT, "inventory", "production", "group_vars", "edge", "traefik.yml")) as handle:
-    EDGE = yaml.safe_load(handle)
+ROLE = os.path.join(ROOT, "roles", "traefik")
+PRODUCTION = os.path.join(ROOT, "inventory", "production", "group_vars")
+
+
+def production_templar():
+    """The role's defaults and vars overlaid with the production edge group_vars, loaded like Ansible loads
+    them (trusted templates); the vault is not needed for what is rendered here."""
+    loader = DataLoader()
+    variables = {"ansible_managed": "Ansible managed"}
+    for path in (os.path.join(ROLE, "defaults", "main.yml"), os.path.join(ROLE, "vars", "main.yml"),
+                 os.path.join(PRODUCTION, "edge", "traefik.yml")):
+        variables.update(loader.load_from_file(path, trusted_as_template=True))
+    return Templar(loader=loader, variables=variables)
+
+
+def render(templar, name):
+    with open(os.path.join(ROLE, "templates", name)) as handle:
+        return templar.template(trust_as_template(handle.read()))
+
+
+TEMPLAR = production_templar()
+EDGE = {name: TEMPLAR.template(TEMPLAR.available_variables[name])
+        for name in ("traefik_routes_routers", "traefik_routes_services", "traefik_routes_middlewares",
+                     "traefik_extra_hosts")}
 ROUTERS = EDGE["traefik_routes_routers"]
-# Entry points and resolver of the role's static template (roles/traefik/templates/traefik.yml.j2).
-STATIC = {"entryPoints": {"web": {}, "websecure": {}, "internal": {}}, "certificatesResolvers": {"letsencrypt": {}}}
+STATIC = load_text(render(TEMPLAR, "traefik.yml.j2"), "traefik.yml")
+COMPOSE = yaml.safe_load(render(TEMPLAR, "compose.yml.j2"))
+with open(os.path.join(PRODUCTION, "k8s_control_plane", "microk8s.yml")) as handle:
+    MICROK8S = yaml.safe_load(handle)
 COMMERCIAL = ("squaremcp.com", "www.squaremcp.com")
 HERMES_HOST = "mcp.squaremcp.com"
 # Findings §4: Hermes public, OAuth and MCP discovery endpoints, and a few capability-guarded tool routes.
@@ -31,10 +61,39 @@ HERMES_ENDPOINTS = [
 ]
 
 
-def test_production_routes_pass_the_validator():
+def test_production_routes_pass_the_validator_against_the_rendered_static_config():
+    assert check_static(STATIC) == []
     doc = {"http": {"routers": ROUTERS, "services": EDGE["traefik_routes_services"],
                     "middlewares": EDGE["traefik_routes_middlewares"]}}
     assert validate(doc, Context(static=STATIC), where="routes.yml") == []
+    # the check has teeth: an entry point or resolver the rendered file lacks is refused
+    wrong = dict(ROUTERS, bad=dict(ROUTERS["hermes"], entryPoints=["https"], tls={"certResolver": "le"}))
+    problems = validate(dict(doc, http=dict(doc["http"], routers=wrong)), Context(static=STATIC), where="routes.yml")
+    assert len(problems) == 2, problems
+
+
+def test_cluster_hosted_sites_go_to_the_ingress_host_port_through_the_host_gateway():
+    """Design (group_vars/k8s_control_plane/microk8s.yml): Docker's Traefik owns 80/443 and routes the
+    cluster-hosted hosts to the cluster ingress on the host's port; nothing else can resolve them."""
+    assert MICROK8S["microk8s_edge_owner"] == "docker"
+    services = EDGE["traefik_routes_services"]
+    hosts_file = dict(entry.split(":", 1) for entry in COMPOSE["services"]["traefik"]["extra_hosts"])
+    assert hosts_file == {"host.docker.internal": "host-gateway"}
+    for router in ("squaremcp-site", "squaremcp-app", "squaremcp-docs"):
+        service = services[ROUTERS[router]["service"]]["loadBalancer"]
+        url = urlsplit(service["servers"][0]["url"])
+        assert (url.scheme, url.hostname, url.port) == (
+            "http", "host.docker.internal", MICROK8S["microk8s_ingress_host_ports"]["http"]), router
+        assert service.get("passHostHeader") is True, "the ingress picks the Ingress by the Host header"
+
+
+def test_every_upstream_is_reachable_by_name_from_the_container():
+    """Each server URL names a host the container can resolve: an extra_hosts entry or a container on one
+    of its networks (hermes-mcp on hermes-net; its name is a placeholder the operator confirms)."""
+    known = {entry.split(":", 1)[0] for entry in EDGE["traefik_extra_hosts"]} | {"hermes-mcp"}
+    for name, service in EDGE["traefik_routes_services"].items():
+        for server in service["loadBalancer"]["servers"]:
+            assert urlsplit(server["url"]).hostname in known, (name, server["url"])
 
 
 def test_every_router_is_https_with_a_certificate():

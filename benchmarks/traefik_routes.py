@@ -2,20 +2,24 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Figures for squaremcp.infra.traefik_routes on a large route file (prints numbers; no pass/fail).
 
-    .venv/bin/python benchmarks/traefik_routes.py [--routers 5000] [--baseline 50]
+    .venv/bin/python benchmarks/traefik_routes.py [--routers 5000] [--baseline 20 60]
 
 Through ansible-playbook on localhost (local connection, pipelining), one module call managing
 --routers routers (+ one service each) in one file:
-  * first write, an unchanged run, a one-route change;
-  * bytes written into the dynamic directory by each run (files whose inode, mtime or size changed);
-and the alternative of one template task per route (a file per route), measured with --baseline
-routes and extrapolated linearly to --routers (labelled as such). Also the module's own work
-(validate + render) in-process, without Ansible.
+  * first write, an unchanged run, a one-route change: wall time of ansible-playbook and the
+    module task's own duration (json callback), bytes written into the dynamic directory (files
+    whose inode, mtime or size changed);
+and the alternative of one template task per route (a file per route), measured at the two
+--baseline sizes. Only the loop task's own duration is extrapolated (per route: the slope between the
+two sizes and the ratio at the larger one, printed as a range) to --routers, so ansible-playbook start-up is never multiplied; it is compared with the
+module task's duration, and labelled as an extrapolation. Also the module's own work (merge +
+validate + render) in-process, without Ansible.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import subprocess
@@ -97,12 +101,19 @@ def bytes_written(before, after):
     return sum(after[name][2] for name in after if before.get(name) != after[name])
 
 
+def _seconds(stamp):
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
 def run(workdir, play, dynamic, routers, services):
+    """One ansible-playbook run; returns (wall seconds, seconds of its one task, bytes written)."""
     vars_file = os.path.join(workdir, "vars.json")
     with open(vars_file, "w") as handle:
         json.dump({"dynamic": dynamic, "routers": routers, "services": services}, handle)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_PIPELINING="true",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_HOME=os.path.join(workdir, "ansible-home"))
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     playbook = os.path.join(workdir, "play.yml")
     with open(playbook, "w") as handle:
         handle.write(play)
@@ -110,19 +121,36 @@ def run(workdir, play, dynamic, routers, services):
     start = time.perf_counter()
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
                            playbook, "-e", "@" + vars_file], cwd=workdir, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode:
-        sys.exit(proc.stdout[-3000:])
-    return elapsed, bytes_written(before, state(dynamic))
+        sys.exit((proc.stdout + proc.stderr)[-3000:])
+    (task,) = json.loads(proc.stdout)["plays"][0]["tasks"]
+    duration = task["task"]["duration"]
+    return elapsed, _seconds(duration["end"]) - _seconds(duration["start"]), bytes_written(before, state(dynamic))
+
+
+def per_route_baseline(workdir, count):
+    """Template-per-route runs at ``count`` routes: {label: (wall, loop task seconds, bytes)}."""
+    base_dir = os.path.join(workdir, "per-route-%d" % count)
+    os.makedirs(base_dir)
+    small_routers, small_services = routes(count)
+    small_changed, _unused = routes(count, changed="site-%05d" % (count // 2))
+    return {"first write": run(workdir, TEMPLATE_PLAY, base_dir, small_routers, small_services),
+            "unchanged run": run(workdir, TEMPLATE_PLAY, base_dir, small_routers, small_services),
+            "one-route change": run(workdir, TEMPLATE_PLAY, base_dir, small_changed, small_services)}
+
+
+ROW = "  %-20s %8.2f s wall  %8.2f s task  %10d bytes written"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=5000)
-    parser.add_argument("--baseline", type=int, default=50, help="routes for the template-per-route baseline")
+    parser.add_argument("--baseline", type=int, nargs=2, default=[20, 60], metavar=("SMALL", "LARGER"),
+                        help="route counts measured for the template-per-route baseline")
     args = parser.parse_args()
-    n, b = args.routers, args.baseline
+    n = args.routers
     target = "site-%05d" % (n // 2)
     routers, services = routes(n)
     changed_routers, _services = routes(n, changed=target)
@@ -137,34 +165,34 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         dynamic = os.path.join(workdir, "dynamic")
         os.makedirs(dynamic)
-        first = run(workdir, MODULE_PLAY, dynamic, routers, services)
-        unchanged = run(workdir, MODULE_PLAY, dynamic, routers, services)
-        one = run(workdir, MODULE_PLAY, dynamic, changed_routers, services)
-
-        base_dir = os.path.join(workdir, "per-route")
-        os.makedirs(base_dir)
         with open(os.path.join(workdir, "route.yml.j2"), "w") as handle:
             handle.write(TEMPLATE)
-        small_routers, small_services = routes(b)
-        small_changed, _unused = routes(b, changed="site-%05d" % (b // 2))
-        t_first = run(workdir, TEMPLATE_PLAY, base_dir, small_routers, small_services)
-        t_unchanged = run(workdir, TEMPLATE_PLAY, base_dir, small_routers, small_services)
-        t_one = run(workdir, TEMPLATE_PLAY, base_dir, small_changed, small_services)
+        module = {"first write": run(workdir, MODULE_PLAY, dynamic, routers, services),
+                  "unchanged run": run(workdir, MODULE_PLAY, dynamic, routers, services),
+                  "one-route change": run(workdir, MODULE_PLAY, dynamic, changed_routers, services)}
+        baseline = {count: per_route_baseline(workdir, count) for count in args.baseline}
 
-    scale = n / float(b)
+    print("load average before the runs: %.1f %.1f %.1f (2 shared cores)" % os.getloadavg())
     print("traefik_routes, %d routers + %d services in one file (%.0f KiB), ansible-playbook on localhost" % (
         n, n, len(text) / 1024.0))
-    print("  in-process merge + validate + render:          %7.2f s" % in_process)
-    for label, (seconds, written) in (("first write", first), ("unchanged run", unchanged),
-                                      ("one-route change", one)):
-        print("  %-46s %7.2f s   %9d bytes written" % (label + ":", seconds, written))
-    print("one template task per route (a file per route), measured with %d routes:" % b)
-    for label, (seconds, written) in (("first write", t_first), ("unchanged run", t_unchanged),
-                                      ("one-route change", t_one)):
-        print("  %-46s %7.2f s   %9d bytes written" % (label + ":", seconds, written))
-    print("  EXTRAPOLATED to %d routes (x%.0f, linear):" % (n, scale))
-    for label, (seconds, _written) in (("unchanged run", t_unchanged), ("one-route change", t_one)):
-        print("  %-46s %7.0f s" % (label + " (extrapolated):", seconds * scale))
+    print("  in-process merge + validate + render: %.2f s" % in_process)
+    for label, figures in module.items():
+        print(ROW % ((label + ":",) + figures))
+    print("one template task per route (a file per route), MEASURED:")
+    for count, runs in baseline.items():
+        for label, figures in runs.items():
+            print("  %3d routes, %-17s %7.2f s wall  %8.2f s task  %10d bytes written  (%.3f s task per route)"
+                  % ((count, label + ":") + figures + (figures[1] / count,)))
+    small, larger = sorted(args.baseline)
+    print("EXTRAPOLATED (not measured) to %d routes from the template loop task's own duration only (ansible-playbook "
+          "start-up NOT included), per route = slope between %d and %d routes .. task time / %d at %d routes:"
+          % (n, small, larger, larger, larger))
+    for label in ("unchanged run", "one-route change"):
+        slope = (baseline[larger][label][1] - baseline[small][label][1]) / float(larger - small)
+        ratio = baseline[larger][label][1] / larger
+        low, high = sorted((slope * n, ratio * n))
+        print("  %-20s template loop task ~%.0f .. %.0f s (%.1f .. %.1f min)   vs traefik_routes task %.2f s (measured)"
+              % (label + ":", low, high, low / 60, high / 60, module[label][1]))
 
 
 if __name__ == "__main__":

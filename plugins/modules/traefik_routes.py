@@ -15,7 +15,7 @@ description:
   - Validation covers the Traefik v3 rule syntax (known matchers, one backtick-quoted value per matcher, balanced
     parentheses, C(&&) C(||) C(!)); v2 forms such as two values in one C(Host) matcher or C(HostRegexp) with
     C({name:regexp}) placeholders are refused with the v3 spelling in the message, and so is C(Host) with a C(*)
-    (v3 compares the literal name: the message gives the C(HostRegexp) to use).
+    (v3 compares the literal name; the message gives the C(HostRegexp) to use).
   - It also checks that every service, middleware and TLS options reference resolves (in this file, in another file
     of the same directory, or as C(name@provider)), that no router, service or middleware name is defined in two files
     of the directory (Traefik silently keeps the first), that removing or changing an entry does not break a reference
@@ -92,7 +92,7 @@ options:
     description:
       - Permissions of the file, octal (for example V('0644')) or symbolic (for example V(u=rw,g=r,o=)). An existing
         file keeps its mode when not given.
-      - Checked before anything is written, like O(owner) and O(group): an invalid value fails with the file untouched.
+      - Checked before anything is written, like O(owner) and O(group); an invalid value fails with the file untouched.
     type: raw
   owner:
     description:

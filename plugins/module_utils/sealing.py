@@ -160,7 +160,7 @@ def load_certificate(pem, now=None, source="the certificate"):
         )
     certificate = Certificate(cert)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    if now > certificate.not_after:
+    if now >= certificate.not_after:  # as certs.describe: a certificate is expired from its notAfter instant
         raise SealingError(
             "%s expired on %s: the controller renews its key regularly, fetch its current certificate "
             "(or, if the controller itself is stuck on an expired key, rotate it first)"

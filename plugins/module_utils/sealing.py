@@ -115,7 +115,7 @@ class Certificate(object):
     def __init__(self, cert):
         self.cert = cert
         self.public_key = cert.public_key()
-        self.sha256 = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+        self.sha256 = _der_sha256(cert)
         self.not_after = _not_after(cert)
         self.pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
@@ -127,6 +127,10 @@ class Certificate(object):
             "key_size": self.public_key.key_size,
             "pem": self.pem,
         }
+
+
+def _der_sha256(cert):
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def _not_after(cert):
@@ -167,6 +171,23 @@ def load_certificate(pem, now=None, source="the certificate"):
             % (source, certificate.not_after.strftime("%Y-%m-%d"))
         )
     return certificate
+
+
+def certificate_summary(pem):
+    """What diff shows of a certificate file's content: SHA-256 (DER), subject, expiry; {} when absent."""
+    if not pem:
+        return {}
+    if isinstance(pem, str):
+        pem = pem.encode("utf-8", "replace")
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return {"content": "not a PEM certificate"}
+    return {
+        "sha256": _der_sha256(cert),
+        "subject": cert.subject.rfc4514_string(),
+        "not_after": _not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------

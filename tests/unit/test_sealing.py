@@ -193,6 +193,14 @@ def test_certificate_is_expired_from_its_not_after_instant():
         sealing.load_certificate(cert, now=not_after)
 
 
+def test_certificate_summary_for_diffs(rsa2048):
+    _key, cert = rsa2048
+    summary = sealing.certificate_summary(cert.encode())
+    assert summary["sha256"] == sealing.load_certificate(cert).sha256 and summary["not_after"].endswith("Z")
+    assert sealing.certificate_summary(None) == {} and sealing.certificate_summary(b"") == {}
+    assert sealing.certificate_summary(b"garbage") == {"content": "not a PEM certificate"}
+
+
 def test_non_rsa_certificate_is_refused():
     _key, cert = controller.key_pair(kind="ec")
     with pytest.raises(sealing.SealingError, match="only seals with RSA"):

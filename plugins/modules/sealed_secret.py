@@ -22,7 +22,7 @@ description:
   - Without O(digest_key) every run re-seals, reports a change and warns.
   - With O(apply=true) the cluster is updated first; O(dest) and O(certificate_dest) are only written
     once the object is in place, so a failed apply leaves every file untouched.
-  - With O(certificate_only=true) nothing is sealed: the module gets the controller's certificate, checks it
+  - With O(certificate_only=true) nothing is sealed; the module gets the controller's certificate, checks it
     (RSA, not expired), returns its details and writes it to O(certificate_dest) (like C(kubeseal --fetch-cert)).
   - Messages, check mode and diff show key names and digests, never values.
 options:

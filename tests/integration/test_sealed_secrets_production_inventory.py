@@ -140,8 +140,9 @@ class Setup(object):
         return proc.returncode, report
 
     def sudo_calls(self):
-        return tuple(path.read_text().splitlines() if path.exists() else [] for path in (self.control_log,
-                                                                                        self.target_log))
+        """(control-host sudo calls, managed-host sudo calls)."""
+        logs = (self.control_log, self.target_log)
+        return tuple(path.read_text().splitlines() if path.exists() else [] for path in logs)
 
 
 def failures(report):
@@ -168,7 +169,7 @@ def cluster(kube, key_pair):
                        content_type="application/x-pem-file")
     for namespace in ("hermes-mcp", "a", "a-b"):
         kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    deployment = yaml.safe_load(CONTROLLER_MANIFEST.split("---")[-1])
+    deployment = yaml.safe_load(CONTROLLER_MANIFEST.rsplit("---", maxsplit=1)[-1])
     deployment["status"] = {"conditions": [{"type": "Available", "status": "True"}], "replicas": 1,
                             "availableReplicas": 1, "readyReplicas": 1}
     kube.create(deployment)

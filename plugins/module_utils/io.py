@@ -84,10 +84,11 @@ def _unlink_quietly(path):
         pass
 
 
-def _file_args(spec):
-    return {"path": spec["path"], "mode": spec.get("mode"), "owner": spec.get("owner"),
-            "group": spec.get("group"), "secontext": None, "seuser": None, "serole": None, "setype": None,
-            "selevel": None, "attributes": None}
+def _file_args(module, spec):
+    # load_file_common_arguments fills the SELinux context the way the file module does.
+    return module.load_file_common_arguments(
+        {"path": spec["path"], "mode": spec.get("mode"), "owner": spec.get("owner"), "group": spec.get("group")}
+    )
 
 
 def _private(mode):
@@ -116,7 +117,7 @@ def write_files(module, files, backup=False):
         elif module.check_mode:
             result["changed"] |= _attrs_differ(spec)
         else:
-            result["changed"] |= module.set_fs_attributes_if_different(_file_args(spec), False)
+            result["changed"] |= module.set_fs_attributes_if_different(_file_args(module, spec), False)
     if not pending:
         return result
     result["changed"] = True
@@ -137,7 +138,7 @@ def write_files(module, files, backup=False):
         # atomic_move gives a NEW file 0666 & ~umask before we chmod it: keep private files private.
         with _umask(0o077) if _private(spec.get("mode")) else contextlib.nullcontext():
             module.atomic_move(tmp, spec["path"], unsafe_writes=False)
-        module.set_fs_attributes_if_different(_file_args(spec), False)
+        module.set_fs_attributes_if_different(_file_args(module, spec), False)
     return result
 
 

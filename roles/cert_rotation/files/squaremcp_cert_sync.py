@@ -50,6 +50,10 @@ class HostFiles(object):
         finally:
             os.close(directory)
 
+    def load_file_common_arguments(self, params, path=None):
+        """No SELinux handling on the edge host: owner, group and mode only."""
+        return dict(params)
+
     def set_fs_attributes_if_different(self, file_args, changed, diff=None, expand=True):
         path = file_args["path"]
         st = os.stat(path)

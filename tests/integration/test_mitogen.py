@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every module of the collection works under the Mitogen strategy (mitogen_linear), idempotently.
+
+Mitogen runs modules in-process in a forked interpreter instead of shipping AnsiballZ files, which
+breaks modules that rely on __file__, sys.argv, stdin or global state. One play calls all four
+modules; the second run must change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import ansible_mitogen
+import pytest
+
+from tests.certs_factory import CertFactory
+from tests.fixtures.sealed_secrets import controller
+from tests.kube.playbook import ROOT, run_playbook
+
+pytestmark = pytest.mark.slow
+
+MITOGEN_ENV = {
+    "ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"),
+    "ANSIBLE_STRATEGY": "mitogen_linear",
+}
+
+
+@pytest.fixture
+def platform(kube, tmp_path):
+    """The double with a TLS secret and a Sealed Secrets controller, plus a manifest to fix."""
+    kube.create(CertFactory().valid("shop.example.com").secret("shop-tls", namespace="edge"))
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "hermes-mcp"}})
+    kube.service_proxy("kube-system", "sealed-secrets-controller", "v1/cert.pem",
+                       body=controller.key_pair(2048)[1], content_type="application/x-pem-file")
+    manifests = tmp_path / "manifests"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "manifests" / "hermes-mcp", manifests)
+    for name in ("dynamic", "certs"):
+        (tmp_path / name).mkdir()
+    return kube, manifests
+
+
+def tasks(tmp_path, kube, manifests):
+    kube_args = {"kubeconfig": kube.kubeconfig_path}
+    return [
+        {"name": "interpreter", "ansible.builtin.shell": "tr '\\0' ' ' < /proc/$PPID/cmdline", "changed_when": False},
+        {"name": "routes", "squaremcp.infra.traefik_routes": {
+            "path": str(tmp_path / "dynamic" / "routes.yml"),
+            "routers": {"shop": {"rule": "Host(`shop.example.com`)", "service": "shop", "entryPoints": ["websecure"]}},
+            "services": {"shop": {"loadBalancer": {"servers": [{"url": "http://shop:8080"}]}}},
+        }},
+        {"name": "certificates", "squaremcp.infra.traefik_cert_sync": dict(kube_args, **{
+            "namespaces": ["edge"], "dest_dir": str(tmp_path / "certs"),
+            "config_path": str(tmp_path / "dynamic" / "certificates.yml"), "container_cert_dir": "/etc/traefik/certs",
+        })},
+        {"name": "ingress manifests", "squaremcp.infra.ingress_class": {
+            "paths": [str(path) for path in sorted(manifests.rglob("*.yaml"))],
+            "mode": "reconcile", "target_class": "public",
+        }},
+        {"name": "sealed secret", "no_log": True, "squaremcp.infra.sealed_secret": dict(kube_args, **{
+            "name": "hermes-secrets", "namespace": "hermes-mcp", "string_data": {"SMTP_PASSWORD": "mitogen-only"},
+            "digest_key": "mitogen-digest-key-0123", "dest": str(tmp_path / "sealed.yaml"), "apply": True,
+        })},
+    ]
+
+
+def test_all_modules_converge_and_stay_unchanged_under_mitogen(platform, tmp_path):
+    kube, manifests = platform
+    play = tasks(tmp_path, kube, manifests)
+    first = run_playbook(kube, tmp_path, play, env=MITOGEN_ENV)
+    assert first.rc == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "(mitogen:" in first.task("interpreter")["stdout"], "modules did not run in a Mitogen context"
+    assert [name for name, result in first.tasks[1:] if not result.get("changed")] == []
+
+    second = run_playbook(kube, tmp_path, play, env=MITOGEN_ENV)
+    assert second.rc == 0, second.stdout[-3000:]
+    assert [name for name, result in second.tasks if result.get("changed")] == []
+    assert kube.get("bitnami.com/v1alpha1", "SealedSecret", "hermes-secrets", "hermes-mcp") is not None
+    assert (tmp_path / "dynamic" / "certificates.yml").read_text().count("certFile") == 1

@@ -10,10 +10,11 @@ a few ansible-playbook / ansible-inventory runs that contact no host.
 * ``ansible-inventory --list``: every layer's host pattern matches hosts in both inventories.
 * Each role's own argument validation (the task Ansible adds at the start of a role, run alone with
   ``--tags`` matching nothing else) on every layer host, with the inventory's values: production's
-  vault references are filled from the placeholders of ``inventory/production/vault.example.yml``,
-  the lab's from its vault of fake values. A vault key the example does not document, a value of the
-  wrong type or outside its choices, a missing required sub-option: the run fails. A broken copy of
-  the production inventory proves that it does.
+  vault references are filled from the placeholders of ``inventory/production/vault.example.yml``
+  (tests/unit/test_inventory_vault.py checks it lists exactly the keys the inventory uses), the lab's
+  from its vault of fake values. An undefined variable, a value of the wrong type or outside its
+  choices, a missing required sub-option: the run fails. A broken copy of the production inventory
+  proves that it does.
 """
 
 from __future__ import annotations
@@ -96,9 +97,7 @@ def test_every_layer_has_hosts(inventory):
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     for playbook, pattern, _roles in layer_plays():
-        groups = pattern.split(":")
-        assert all(group in listing for group in groups), "%s: %s names a group %s lacks" % (playbook, pattern, inventory.name)
-        hosts = {host for group in groups for host in listing[group].get("hosts", [])}
+        hosts = {host for group in pattern.split(":") for host in listing.get(group, {}).get("hosts", [])}
         assert hosts, "%s: no host in %s of %s" % (playbook, pattern, inventory.name)
 
 
@@ -137,56 +136,53 @@ def vault_placeholders(tmp_path):
     return path
 
 
-def test_vault_example_documents_every_vault_key_production_uses():
-    used = set()
-    for path in (PRODUCTION / "group_vars").rglob("*.yml"):
-        used.update(re.findall(r"\{\{[^}]*?\b(vault_[a-z0-9_]+)", path.read_text()))
-    documented = yaml.safe_load((PRODUCTION / "vault.example.yml").read_text()) or {}
-    assert used, "production group_vars refer to no vault value: the pattern is out of date"
-    missing = sorted(used - set(documented))
-    assert not missing, "inventory/production/vault.example.yml does not document %s" % missing
+def assert_every_role_validated(result, outcomes, host):
+    failures = {key: outcome.get("msg") for key, outcome in outcomes.items() if outcome.get("failed")}
+    assert result.returncode == 0 and not failures, failures or result.stderr[-3000:]
+    applied = [role for _playbook, _hosts, roles in layer_plays() for role in roles]
+    assert sorted(outcomes) == sorted((role, host) for role in applied)
 
 
 @pytest.mark.slow
 def test_production_values_pass_every_role_argument_spec(tmp_path):
     result, outcomes = validate(tmp_path, PRODUCTION, "-e", "@%s" % vault_placeholders(tmp_path))
-    applied = {(role, host) for role, host in outcomes}
-    assert {role for role, _host in applied} == {role for _p, _h, roles in layer_plays() for role in roles}
-    failures = {key: outcome.get("msg") for key, outcome in outcomes.items() if outcome.get("failed")}
-    assert result.returncode == 0 and not failures, failures or result.stderr[-3000:]
+    assert_every_role_validated(result, outcomes, "squaremcp-prod-1")
 
 
 @pytest.mark.slow
 def test_lab_values_pass_every_role_argument_spec(tmp_path):
     result, outcomes = validate(tmp_path, LAB, "--vault-password-file", str(LAB_VAULT_PASSWORD))
-    failures = {key: outcome.get("msg") for key, outcome in outcomes.items() if outcome.get("failed")}
-    assert result.returncode == 0 and not failures, failures or result.stderr[-3000:]
-    assert len(outcomes) == sum(len(roles) for _p, _h, roles in layer_plays())
+    assert_every_role_validated(result, outcomes, "sq-lab-1")
+
+
+# host name -> (its variables, the role whose validation must refuse them, a fragment of the message)
+BROKEN = {
+    "wrong-port": ({"traefik_http_port": "eighty"}, "traefik", "traefik_http_port"),
+    "undocumented-vault-key": ({"cert_rotation_names": ["{{ vault_not_in_the_example }}"]}, "cert_rotation",
+                               "vault_not_in_the_example"),
+    "wrong-choice": ({"microk8s_ingress_class_strategy": "rewrite"}, "microk8s", "rewrite"),
+    "secret-without-namespace": ({"sealed_secrets_secrets": [{"name": "hermes-secrets"}]}, "sealed_secrets",
+                                 "namespace"),
+}
 
 
 @pytest.mark.slow
 def test_broken_production_values_fail(tmp_path):
-    """The same check on a copy of production with two broken hosts beside the real one."""
+    """The same run on a copy of production with broken hosts beside the real one (a failed host
+    leaves the run, so each breaks the role of a later layer than the one before)."""
     inventory = tmp_path / "inventory"
     shutil.copytree(PRODUCTION, inventory)
     hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
     for group in hosts["all"]["children"].values():
-        group["hosts"].update({"wrong-values": None, "undocumented-vault-key": None})
+        group["hosts"].update(dict.fromkeys(BROKEN))
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     (inventory / "host_vars").mkdir()
-    (inventory / "host_vars/wrong-values.yml").write_text(yaml.safe_dump({
-        "traefik_http_port": "eighty",
-        "microk8s_ingress_class_strategy": "rewrite",
-        "sealed_secrets_secrets": [{"name": "hermes-secrets"}],
-    }))
-    (inventory / "host_vars/undocumented-vault-key.yml").write_text(
-        'cert_rotation_names: ["{{ vault_not_in_the_example }}"]\n')
+    for host, (variables, _role, _fragment) in BROKEN.items():
+        (inventory / "host_vars" / (host + ".yml")).write_text(yaml.safe_dump(variables))
     result, outcomes = validate(tmp_path, inventory, "-e", "@%s" % vault_placeholders(tmp_path))
     assert result.returncode != 0
-    message = {key: str(outcome.get("msg", "")) + json.dumps(outcome.get("argument_errors", []))
-               for key, outcome in outcomes.items() if outcome.get("failed")}
-    assert "traefik_http_port" in message[("traefik", "wrong-values")]
-    assert "rewrite" in message[("microk8s", "wrong-values")]
-    assert "namespace" in message[("sealed_secrets", "wrong-values")]
-    assert "vault_not_in_the_example" in message[("cert_rotation", "undocumented-vault-key")]
-    assert not [key for key in message if key[1] == "squaremcp-prod-1"], message
+    failed = {key: str(outcome.get("msg", "")) + json.dumps(outcome.get("argument_errors", []))
+              for key, outcome in outcomes.items() if outcome.get("failed")}
+    assert set(failed) == {(role, host) for host, (_variables, role, _fragment) in BROKEN.items()}, failed
+    for host, (_variables, role, fragment) in BROKEN.items():
+        assert fragment in failed[(role, host)], failed[(role, host)]

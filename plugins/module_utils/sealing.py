@@ -152,7 +152,7 @@ def load_certificate(pem, now=None, source="the certificate"):
             "(kubeseal --fetch-cert) or let the module fetch it from the controller" % source
         )
     try:
-        cert = x509.load_pem_x509_certificates(pem)[0]
+        cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
         raise SealingError(
             "%s cannot be parsed as an X.509 certificate: fetch the controller's certificate again" % source

@@ -130,7 +130,7 @@ attributes:
     support: full
     platforms: posix
 requirements:
-  - cryptography >= 39.0 (Python library)
+  - cryptography >= 38.0 (Python library; Debian 12 ships 38.0.4)
   - PyYAML (Python library)
 notes:
   - The controller renews its key regularly (30 days by default). Old SealedSecrets keep working, and

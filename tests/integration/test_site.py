@@ -166,6 +166,14 @@ BROKEN = {
 }
 
 
+def host_groups(group):
+    """Every group below ``group`` (nested children included) that lists hosts."""
+    for child in (group.get("children") or {}).values():
+        if child.get("hosts") is not None:
+            yield child
+        yield from host_groups(child)
+
+
 @pytest.mark.slow
 def test_broken_production_values_fail(tmp_path):
     """The same run on a copy of production with broken hosts beside the real one (a failed host
@@ -173,7 +181,7 @@ def test_broken_production_values_fail(tmp_path):
     inventory = tmp_path / "inventory"
     shutil.copytree(PRODUCTION, inventory)
     hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
-    for group in hosts["all"]["children"].values():
+    for group in host_groups(hosts["all"]):
         group["hosts"].update(dict.fromkeys(BROKEN))
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     (inventory / "host_vars").mkdir()

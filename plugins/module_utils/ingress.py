@@ -295,7 +295,10 @@ def _workload_kind(obj):
     if kind:
         return kind
     status = obj.get("status") or {}
-    return "DaemonSet" if "desiredNumberScheduled" in status or "numberReady" in status else "Deployment"
+    if "desiredNumberScheduled" in status or "numberReady" in status:
+        return "DaemonSet"
+    spec = obj.get("spec") or {}  # list items carry no kind; a DaemonSet has updateStrategy and no replicas
+    return "DaemonSet" if "updateStrategy" in spec and "replicas" not in spec else "Deployment"
 
 
 def _readiness(obj, kind):

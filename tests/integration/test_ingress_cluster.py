@@ -289,3 +289,27 @@ def test_file_mode_resolves_auto_from_the_cluster(kube, tmp_path):
     out = play(kube, tmp_path, [task("fix", paths=[str(manifest)], mode="reconcile")]).task("fix")
     assert out["target_class"] == "public" and out["changed"] is True
     assert yaml.safe_load(manifest.read_text())["spec"]["ingressClassName"] == "public"
+
+
+# --- the ingress_class_mismatches filter on real k8s_info results ------------------------------
+
+def test_filter_on_k8s_info_results_agrees_with_the_module(kube, tmp_path):
+    """The filter's documented example (k8s_info in a loop), checked against the module's audit."""
+    load(kube, "1.34")
+    result = play(kube, tmp_path, [
+        {"name": "read", "kubernetes.core.k8s_info": {"kind": "{{ item }}"},
+         "loop": ["Ingress", "IngressClass", "DaemonSet", "Deployment"], "register": "cluster"},
+        {"name": "filter", "ansible.builtin.set_fact": {"unserved": (
+            "{{ cluster.results[0] | squaremcp.infra.ingress_class_mismatches(cluster.results[1], "
+            "cluster.results[2].resources + cluster.results[3].resources) }}")}},
+        {"name": "show", "ansible.builtin.debug": {"var": "unserved"}},
+        task("audit"),
+        {"name": "looped result given whole", "ansible.builtin.set_fact": {
+            "wrong": "{{ cluster | squaremcp.infra.ingress_class_mismatches }}"}, "ignore_errors": True}])
+    assert result.task("read")["results"][2]["resources"][0]["kind"] == "DaemonSet"  # the dynamic client adds it
+    unserved = result.task("show")["unserved"]
+    assert [(m["name"], m["reason_code"]) for m in unserved] == [
+        (m["name"], m["reason_code"]) for m in result.task("audit")["mismatches"]]
+    assert sorted(m["name"] for m in unserved) == ["hermes-mcp", "squaremcp-docs", "squaremcp-www-redirect"]
+    wrong = result.task("looped result given whole")
+    assert wrong["failed"] is True and "is the result of a looped task: pass one of its results" in wrong["msg"]

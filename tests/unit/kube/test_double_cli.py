@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import kubernetes
-import pytest
 from kubernetes import client
 
 DOUBLE = Path(__file__).resolve().parents[2] / "kube" / "double.py"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import kubernetes
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException

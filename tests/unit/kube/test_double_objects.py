@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 
-import kubernetes
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import kubernetes
 import pytest
 
 from tests.kube.double import KubeDouble
@@ -35,7 +36,6 @@ def kube(tmp_path, monkeypatch):
 @pytest.fixture
 def kube_client(kube):
     """A ``kubernetes.client.ApiClient`` configured from the double's kubeconfig."""
-    kubernetes = pytest.importorskip("kubernetes")
     client = kubernetes.config.new_client_from_config(config_file=kube.kubeconfig_path, persist_config=False)
     yield client
     client.close()

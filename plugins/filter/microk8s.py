@@ -40,5 +40,6 @@ class FilterModule(object):
             "microk8s_addon_plan": mk.addon_plan,
             "microk8s_edge_guard": mk.edge_guard,
             "microk8s_host_port_patch": _host_port_patch,
+            "microk8s_host_ports": mk.host_ports,
         }
         return dict((name, _wrap(name, func)) for name, func in functions.items())

@@ -28,6 +28,8 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
+
 try:
     import yaml
 
@@ -62,12 +64,16 @@ class ManifestError(IngressError):
 
 
 class ApplyError(IngressError):
-    """An API call failed while applying a plan; ``applied`` lists what was persisted before it."""
+    """An API call failed while applying a plan; ``applied`` lists what was persisted before it.
 
-    def __init__(self, message, applied=None, pending=None):
+    ``status`` is the HTTP status of the failed call (from ``k8s.KubeError``), when there was one.
+    """
+
+    def __init__(self, message, applied=None, pending=None, status=None):
         super().__init__(message)
         self.applied = applied or []
         self.pending = pending or []
+        self.status = status
 
 
 def valid_class_name(name):
@@ -289,7 +295,10 @@ def _workload_kind(obj):
     if kind:
         return kind
     status = obj.get("status") or {}
-    return "DaemonSet" if "desiredNumberScheduled" in status or "numberReady" in status else "Deployment"
+    if "desiredNumberScheduled" in status or "numberReady" in status:
+        return "DaemonSet"
+    spec = obj.get("spec") or {}  # list items carry no kind; a DaemonSet has updateStrategy and no replicas
+    return "DaemonSet" if "updateStrategy" in spec and "replicas" not in spec else "Deployment"
 
 
 def _readiness(obj, kind):
@@ -614,19 +623,19 @@ def _run(api, action, dry_run, applied, pending):
             if not dry_run:
                 try:
                     api.create_ingress_class(action["body"], dry_run)
-                except IngressError as exc:
+                except (k8s.KubeError, IngressError) as exc:
                     raise ApplyError(
                         "IngressClass %s was deleted to repoint it, but creating it again failed (%s): create it by "
                         "hand with controller %s, then run again" % (action["name"], exc, action["after"]["controller"]),
-                        applied, pending)
+                        applied, pending, getattr(exc, "status", None))
     except ApplyError:
         raise
-    except IngressError as exc:
+    except (k8s.KubeError, IngressError) as exc:
         done = "; nothing was changed" if dry_run or not applied else "; already applied: " + ", ".join(
             describe_action(a) for a in applied)
         left = [describe_action(a) for a in pending]
         raise ApplyError("%s%s: %s%s; not applied: %s" % (
-            step, describe_action(action), exc, done, ", ".join(left)), applied, pending)
+            step, describe_action(action), exc, done, ", ".join(left)), applied, pending, getattr(exc, "status", None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -700,7 +709,7 @@ class ManifestFile(object):
             self.nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
             self.data = list(yaml.safe_load_all(text))
         except yaml.YAMLError as exc:
-            raise ManifestError("%s is not valid YAML, so it was left untouched: %s" % (path, _one_line(exc)))
+            raise ManifestError("%s is not valid YAML, so it was left untouched: %s" % (path, _yaml_problem(exc)))
         self.docs = []
         for index, node in enumerate(self.nodes):
             if isinstance(node, yaml.MappingNode) and _scalar(node, "kind") == "Ingress":
@@ -720,24 +729,52 @@ class ManifestFile(object):
 
     def rewrite(self, target):
         """``(new_text, changes)`` with every Ingress moved to ``target``; verified by re-parsing."""
-        edits, changes, expected = [], [], copy.deepcopy(self.data)
+        return self.rewrite_with_diffs(target)[:2]
+
+    def rewrite_with_diffs(self, target):
+        """:meth:`rewrite` plus one diff per changed Ingress document.
+
+        A diff holds only the text of that Ingress document (first key to last value), before and
+        after: never the rest of the file, which may carry Secrets with plaintext values.
+        """
+        edits, changes, diffs, expected = [], [], [], copy.deepcopy(self.data)
         for doc, ing in zip(self.docs, self.ingresses()):
             if ing.field_class == target and ing.annotation_class is None:
                 continue
             where = "%s document %d (Ingress %s)" % (self.path, doc.index + 1, ing.key)
-            edits.extend(self._class_edits(doc.node, target, where))
+            doc_edits = self._class_edits(doc.node, target, where)
             if ing.annotation_class is not None:
-                edits.extend(self._annotation_edits(doc.node, where))
+                doc_edits.extend(self._annotation_edits(doc.node, where))
+            edits.extend(doc_edits)
             _expect(expected[doc.index], target)
             changes.append({"document": doc.index + 1, "namespace": ing.namespace, "name": ing.name,
                             "before": {"ingressClassName": ing.field_class, "annotation": ing.annotation_class},
                             "after": {"ingressClassName": target, "annotation": None}})
-        new_text = self.text
-        for start, end, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
-            new_text = new_text[:start] + replacement + new_text[end:]
+            header = "%s (document %d: Ingress %s)" % (self.path, doc.index + 1, ing.key)
+            diffs.append(dict(zip(("before", "after"), self._document_text(doc.node, doc_edits)),
+                              before_header=header, after_header=header))
+        new_text = _apply(self.text, edits)
         if edits:
             self._verify(new_text, expected)
-        return new_text, changes
+        return new_text, changes, diffs
+
+    def _document_text(self, node, edits):
+        """``(before, after)`` text of one document's lines, from its first key to its last value."""
+        start = min([_line_start(self.text, node.start_mark.index)] + [e[0] for e in edits])
+        end = _content_end(node)
+        end = max([_line_end(self.text, max(end - 1, start))] + [e[1] for e in edits])
+        return self.text[start:end], _apply(self.text[start:end], [(a - start, b - start, r) for a, b, r in edits])
+
+    def secrets_with_values(self):
+        """``namespace/name (document N)`` of every Secret in the file that carries data or stringData values."""
+        found = []
+        for index, doc in enumerate(self.data):
+            for secret in _secret_objects(doc):
+                if any(secret.get(key) for key in ("data", "stringData")):
+                    meta = secret.get("metadata") if isinstance(secret.get("metadata"), dict) else {}
+                    found.append("%s/%s (document %d)" % (meta.get("namespace") or "default", meta.get("name"),
+                                                          index + 1))
+        return found
 
     def _class_edits(self, node, target, where):
         _k, spec = _entry(node, "spec")
@@ -784,10 +821,34 @@ class ManifestFile(object):
             actual = list(yaml.safe_load_all(new_text))
         except yaml.YAMLError as exc:
             raise ManifestError("%s: the rewritten text does not parse (%s); file left untouched: please report this"
-                                % (self.path, _one_line(exc)))
+                                % (self.path, _yaml_problem(exc)))
         if actual != expected:
             raise ManifestError("%s: rewriting would change more than the class fields; file left untouched: fix "
                                 "the class by hand and please report this" % self.path)
+
+
+def _apply(text, edits):
+    for start, end, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _content_end(node):
+    """Index just past the last value of a block node (trailing comments and blank lines excluded)."""
+    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.value and not node.flow_style:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, yaml.MappingNode) else last
+    return node.end_mark.index
+
+
+def _secret_objects(doc):
+    """Secrets in a parsed document: the document itself, or the items of a ``List``."""
+    if not isinstance(doc, dict):
+        return []
+    if doc.get("kind") == "Secret":
+        return [doc]
+    items = doc.get("items") if str(doc.get("kind", "")).endswith("List") else None
+    return [i for i in items if isinstance(i, dict) and i.get("kind") == "Secret"] if isinstance(items, list) else []
 
 
 def _expect(doc, target):
@@ -799,8 +860,14 @@ def _expect(doc, target):
             del doc["metadata"]["annotations"]
 
 
-def _one_line(exc):
-    return " ".join(str(exc).split())
+def _yaml_problem(exc):
+    """A YAML error without the quoted source line PyYAML adds (it may be a Secret's value)."""
+    parts = []
+    for text, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
+                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
+        if text:
+            parts.append("%s%s" % (text, " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark else ""))
+    return "; ".join(parts) or type(exc).__name__
 
 
 def decode_manifest(path, content):
@@ -819,26 +886,23 @@ def decode_manifest(path, content):
 # ---------------------------------------------------------------------------------------------
 
 class KubeIngressApi(object):
-    """The few API calls this concern needs; every failure surfaces as ``KubeError`` (an IngressError here)."""
+    """The few API calls this concern needs, through ``module_utils/k8s.py``.
+
+    Every failure surfaces as that module's ``KubeError`` (message with the HTTP status and what to
+    do, ``status`` attribute), unchanged: callers handle it next to :class:`IngressError`.
+    """
 
     def __init__(self, api_client, request_timeout=30):
         from kubernetes import client  # imported lazily: unit tests of the pure parts need no client
 
-        from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
-
-        self._k8s = k8s
         self.net = client.NetworkingV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.serialize = api_client.sanitize_for_serialization
         self.timeout = request_timeout
 
     def _list(self, action, func, kind, **kwargs):
-        try:
-            items = self._k8s.list_all(action, func, _request_timeout=self.timeout, **kwargs)
-        except self._k8s.KubeError as exc:
-            raise IngressError(str(exc))
         result = []
-        for item in items:
+        for item in k8s.list_all(action, func, _request_timeout=self.timeout, **kwargs):
             obj = self.serialize(item)
             obj["kind"] = kind
             result.append(obj)
@@ -867,10 +931,7 @@ class KubeIngressApi(object):
             self.apps.list_namespaced_deployment, namespaces)
 
     def _call(self, action, func, *args, **kwargs):
-        try:
-            return self._k8s.call(action, func, *args, _request_timeout=self.timeout, **kwargs)
-        except self._k8s.KubeError as exc:
-            raise IngressError(str(exc))
+        return k8s.call(action, func, *args, _request_timeout=self.timeout, **kwargs)
 
     @staticmethod
     def _dry(dry_run):

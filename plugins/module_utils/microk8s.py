@@ -307,3 +307,24 @@ def host_port_patch(daemonset, http, https):
                 port["hostPort"] = wanted[name]
                 after[name] = wanted[name]
     return {"changed": before != after, "found": found, "containers": containers, "before": before, "after": after}
+
+
+def host_ports(daemonsets):
+    """Host ports DaemonSets claim now, from a k8s_info result or a list of DaemonSet objects.
+
+    Returns ``{"ports": [sorted, unique], "daemonsets": {"namespace/name": [ports]}}`` (only DaemonSets
+    with host ports). Every hostPort is a DNAT rule on each node the DaemonSet runs on.
+    """
+    if isinstance(daemonsets, dict) and "resources" in daemonsets:
+        daemonsets = daemonsets["resources"]
+    if not isinstance(daemonsets, list) or not all(isinstance(d, dict) for d in daemonsets):
+        raise Microk8sError("expected DaemonSet objects or a k8s_info result, got %s" % type(daemonsets).__name__)
+    claims = {}
+    for daemonset in daemonsets:
+        meta = daemonset.get("metadata") or {}
+        pod = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+        containers = (pod.get("containers") or []) + (pod.get("initContainers") or [])
+        ports = _ports(p.get("hostPort") for c in containers for p in c.get("ports") or [] if p.get("hostPort"))
+        if ports:
+            claims["%s/%s" % (meta.get("namespace") or "default", meta.get("name"))] = sorted(ports)
+    return {"ports": sorted(set(p for ports in claims.values() for p in ports)), "daemonsets": claims}

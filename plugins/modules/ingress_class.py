@@ -79,6 +79,8 @@ options:
   backup:
     description:
       - With O(paths), keep a timestamped copy of each file before it is rewritten.
+      - Refused (the task fails, nothing is written) when a file to rewrite contains a C(Secret) with C(data) or
+        C(stringData) values, because the backup would be one more plaintext copy of them.
     type: bool
     default: false
 requirements:
@@ -96,6 +98,8 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+    details: With O(paths), one diff per rewritten Ingress document showing only that document, never the rest of
+      the file (other documents may be Secrets with plaintext values).
   platform:
     description: Target OS/families that can be operated against.
     support: full
@@ -190,6 +194,11 @@ files:
   returned: when O(paths) is used
   type: list
   elements: dict
+status:
+  description: HTTP status of the Kubernetes API call that failed (null when the API was not reached).
+  returned: when a Kubernetes API call failed
+  type: int
+  sample: 403
 """
 
 import os
@@ -204,10 +213,7 @@ from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileErro
 def read_cluster(module, namespaces):
     if not k8s.HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=k8s.KUBERNETES_IMPORT_ERROR)
-    try:
-        client = k8s.api_client(module.params["kubeconfig"], module.params["context"])
-    except k8s.KubeError as exc:
-        raise ing.IngressError(str(exc))
+    client = k8s.api_client(module.params["kubeconfig"], module.params["context"])
     api = ing.KubeIngressApi(client, module.params["request_timeout"])
     model = ing.build_model(api.ingress_classes(), api.workloads(module.params["controller_namespaces"]))
     ingresses = [ing.Ingress.from_object(o) for o in api.ingresses(namespaces)] if namespaces is not None else []
@@ -253,7 +259,7 @@ def run_cluster(module, result):
     try:
         ing.apply_plan(api, actions, module.check_mode)
     except ing.ApplyError as exc:
-        module.fail_json(msg=str(exc), applied=[public(a) for a in exc.applied],
+        module.fail_json(msg=str(exc), status=exc.status, applied=[public(a) for a in exc.applied],
                          not_applied=[public(a) for a in exc.pending], **result)
     result["actions"] = [public(a) for a in actions]
     result["changed"] = bool(actions)
@@ -275,7 +281,7 @@ def run_files(module, result):
     elif not ing.valid_class_name(target):
         raise ing.IngressError("target_class %r is not a valid IngressClass name (lower-case DNS subdomain)" % target)
     result["target_class"] = target
-    pending, files, diffs = [], [], []
+    pending, files, diffs, secrets = [], [], [], []
     for path in params["paths"]:
         if os.path.isdir(path):
             raise ing.ManifestError("%s is a directory: list the manifest files in paths" % path)
@@ -287,15 +293,23 @@ def run_files(module, result):
                 "requested_class": ingress.requested_class, "requested_via": ingress.requested_via}
             entry["compliant"] = ingress.field_class == target and ingress.annotation_class is None
             result["ingresses"].append(entry)
-        new_text, changes = manifest.rewrite(target)
+        new_text, changes, file_diffs = manifest.rewrite_with_diffs(target)
         files.append({"path": path, "changed": bool(changes), "documents": changes})
         if changes:
             pending.append({"path": path, "content": bom + new_text.encode("utf-8")})
-            diffs.append({"before_header": path, "after_header": path, "before": text, "after": new_text})
+            diffs.extend(file_diffs)
+            secrets.extend("%s: %s" % (path, where) for where in manifest.secrets_with_values())
     result["mismatches"] = [e for e in result["ingresses"] if not e["compliant"]]
     result["files"] = files
     if params["mode"] != "reconcile" or not pending:
         return
+    if params["backup"] and secrets:
+        raise ing.ManifestError(
+            "backup: true would leave a second plaintext copy of Secret values next to the manifest (a *~ backup "
+            "file nobody cleans up), so nothing was written. Secrets with values: %s. Run again with backup: false "
+            "(only the class lines change, the result is verified by re-parsing and the result's files/actions "
+            "record the old classes), or move the Secrets out of these files first (squaremcp.infra.sealed_secret)"
+            % "; ".join(secrets))
     written = write_files(module, pending, backup=params["backup"])
     for entry in files:
         entry["backup"] = written["backups"].get(entry["path"])
@@ -325,6 +339,8 @@ def main():
             run_cluster(module, result)
     except (ing.IngressError, FileError) as exc:
         module.fail_json(msg=str(exc), **result)
+    except k8s.KubeError as exc:
+        module.fail_json(msg=str(exc), status=exc.status, **result)
     if not module._diff:
         result.pop("diff", None)
     module.exit_json(**result)

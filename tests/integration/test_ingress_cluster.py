@@ -203,6 +203,9 @@ FAULTS = [
 ]
 
 
+API_STATUS = {"list_forbidden": 403, "classes_500": 500, "patch_forbidden": 403}  # the rest fail before the API
+
+
 def test_faults_fail_clearly_and_change_nothing(kube, tmp_path):
     """Every fault gets its own double; one playbook runs the module once against each."""
     with contextlib.ExitStack() as stack:
@@ -222,6 +225,8 @@ def test_faults_fail_clearly_and_change_nothing(kube, tmp_path):
         assert all(result.task(name)["failed"] for name in doubles)
         assert dict((name, snapshot(d)) for name, d in doubles.items()) == before
         assert "RBAC denied it" in messages["patch_forbidden"] and "nothing was changed" in messages["patch_forbidden"]
+        statuses = dict((name, result.task(name).get("status")) for name in doubles)
+        assert statuses == dict((name, API_STATUS.get(name)) for name in doubles)
 
 
 def test_traefik_pinned_to_one_class_cannot_be_aliased(kube, tmp_path):
@@ -255,7 +260,7 @@ def test_api_failure_mid_apply_reports_what_was_applied_and_a_rerun_completes(ku
     load(kube, "1.34")
     kube.faults.append(SecondMatch(method=("PATCH",), path=r"/ingresses/squaremcp-docs$", status=500))
     out = play(kube, tmp_path, [task("fix", mode="reconcile")]).task("fix")
-    assert out["failed"] is True
+    assert out["failed"] is True and out["status"] == 500
     assert "patch Ingress squaremcp/squaremcp-docs to class public: patching Ingress squaremcp/squaremcp-docs " \
         "failed: HTTP 500" in out["msg"]
     assert "already applied: patch Ingress hermes-mcp/hermes-mcp to class public" in out["msg"]
@@ -274,7 +279,7 @@ def test_unreachable_api_is_named(kube, tmp_path):
     dead = tmp_path / "dead.kubeconfig"
     dead.write_text(yaml.safe_dump(config))
     out = play(kube, tmp_path, [task("audit", kubeconfig=str(dead), request_timeout=5)]).task("audit")
-    assert out["failed"] is True and "cannot reach the Kubernetes API" in out["msg"]
+    assert out["failed"] is True and "cannot reach the Kubernetes API" in out["msg"] and out["status"] is None
 
 
 def test_file_mode_resolves_auto_from_the_cluster(kube, tmp_path):
@@ -284,3 +289,27 @@ def test_file_mode_resolves_auto_from_the_cluster(kube, tmp_path):
     out = play(kube, tmp_path, [task("fix", paths=[str(manifest)], mode="reconcile")]).task("fix")
     assert out["target_class"] == "public" and out["changed"] is True
     assert yaml.safe_load(manifest.read_text())["spec"]["ingressClassName"] == "public"
+
+
+# --- the ingress_class_mismatches filter on real k8s_info results ------------------------------
+
+def test_filter_on_k8s_info_results_agrees_with_the_module(kube, tmp_path):
+    """The filter's documented example (k8s_info in a loop), checked against the module's audit."""
+    load(kube, "1.34")
+    result = play(kube, tmp_path, [
+        {"name": "read", "kubernetes.core.k8s_info": {"kind": "{{ item }}"},
+         "loop": ["Ingress", "IngressClass", "DaemonSet", "Deployment"], "register": "cluster"},
+        {"name": "filter", "ansible.builtin.set_fact": {"unserved": (
+            "{{ cluster.results[0] | squaremcp.infra.ingress_class_mismatches(cluster.results[1], "
+            "cluster.results[2].resources + cluster.results[3].resources) }}")}},
+        {"name": "show", "ansible.builtin.debug": {"var": "unserved"}},
+        task("audit"),
+        {"name": "looped result given whole", "ansible.builtin.set_fact": {
+            "wrong": "{{ cluster | squaremcp.infra.ingress_class_mismatches }}"}, "ignore_errors": True}])
+    assert result.task("read")["results"][2]["resources"][0]["kind"] == "DaemonSet"  # the dynamic client adds it
+    unserved = result.task("show")["unserved"]
+    assert [(m["name"], m["reason_code"]) for m in unserved] == [
+        (m["name"], m["reason_code"]) for m in result.task("audit")["mismatches"]]
+    assert sorted(m["name"] for m in unserved) == ["hermes-mcp", "squaremcp-docs", "squaremcp-www-redirect"]
+    wrong = result.task("looped result given whole")
+    assert wrong["failed"] is True and "is the result of a looped task: pass one of its results" in wrong["msg"]

@@ -84,7 +84,8 @@ def test_runbook_reports_then_repairs_only_when_asked(kube, tmp_path):
     rc, results = run(kube, tmp_path, RUNBOOK, PRODUCTION)
     assert rc != 0 and (host_ports(kube), classes(kube)) == before
     report = results["Report"]["msg"]
-    assert report["design"] == "docker" and report["cluster_ingress_host_ports"] == [80, 443, 10254]
+    assert report["design"] == "docker"
+    assert report["cluster_host_ports"] == {"ingress/nginx-ingress-microk8s-controller": [80, 443, 10254]}
     assert report["docker_publishes"] == TRAEFIK
     assert "microk8s_edge_owner is docker, but the cluster ingress would still claim" in report["edge_check"]
     assert len(report["unserved_ingresses"]) == 3
@@ -142,3 +143,47 @@ def test_role_api_part_converges_and_second_run_changes_nothing(kube, tmp_path):
     assert host_ports(kube)["http"] == 18080 and classes(kube)["squaremcp/squaremcp-www-redirect"] == "public"
     rc, second = run(kube, tmp_path, role_playbook(tmp_path), PRODUCTION)
     assert rc == 0 and not [name for name, result in second.items() if result.get("changed")]
+
+
+def rogue_daemonset(ports):
+    """A DaemonSet outside the ingress namespace that takes host ports (here: 80, where Traefik listens)."""
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "rogue", "namespace": "kube-system"},
+            "spec": {"selector": {"matchLabels": {"app": "rogue"}}, "template": {
+                "metadata": {"labels": {"app": "rogue"}},
+                "spec": {"containers": [{"name": "proxy", "image": "example/proxy:1", "ports": [
+                    {"name": "web", "containerPort": 8080, "hostPort": p} for p in ports]}]}}}}
+
+
+def unknown_port_names(kube):
+    """An ingress addon whose ports are not called http/https: the role cannot tell which ones to move."""
+    ds = kube.get("apps/v1", "DaemonSet", "nginx-ingress-microk8s-controller", "ingress")
+    for port in ds["spec"]["template"]["spec"]["containers"][0]["ports"]:
+        port["name"] = {"http": "p-plain", "https": "p-tls"}.get(port["name"], port["name"])
+    kube.apply(ds)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda kube: kube.create(rogue_daemonset([80])),
+     ["microk8s_edge_owner is docker, but the cluster ingress would still claim host ports Docker publishes "
+      "(80 by traefik)", '"kube-system/rogue": [80]']),
+    (unknown_port_names,
+     ["would still claim host ports Docker publishes (80 by traefik; 443 by traefik)",
+      '"ingress/nginx-ingress-microk8s-controller": [80, 443, 10254]']),
+], ids=["rogue-daemonset", "unknown-port-names"])
+def test_role_fails_when_the_running_edge_differs_from_the_design(kube, tmp_path, edit, expected):
+    """The design check at the start passes (it trusts the inventory); the live check at the end does not."""
+    load_134(kube)
+    edit(kube)
+    rc, results = run(kube, tmp_path, role_playbook(tmp_path), PRODUCTION)
+    live = results.get("squaremcp.infra.microk8s : Fail when the edge that runs is not the recorded design", {})
+    assert rc != 0 and live.get("failed") is True, results
+    assert live["msg"].startswith("localhost, after converging: ")
+    assert [part for part in expected if part not in live["msg"]] == [], live["msg"]
+    assert classes(kube)["hermes-mcp/hermes-mcp"] == "public"  # the rest of the converge ran
+
+
+def test_role_live_check_can_be_turned_off(kube, tmp_path):
+    load_134(kube)
+    kube.create(rogue_daemonset([80]))
+    rc, results = run(kube, tmp_path, role_playbook(tmp_path), dict(PRODUCTION, microk8s_edge_live_check=False))
+    assert rc == 0, results

@@ -150,3 +150,74 @@ def test_decode_keeps_the_bom_aside_and_refuses_binary():
         ing.decode_manifest("a", b"\xff\xfe\x00k")
     with pytest.raises(ing.ManifestError, match="does not exist"):
         ing.decode_manifest("a", None)
+
+
+# --- what a diff and a backup may show ----------------------------------------------------------
+
+SECRET_AROUND_INGRESS = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: before, namespace: apps}
+stringData:
+  KEY: value-before
+---
+# the Ingress
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: apps
+  annotations:
+    kubernetes.io/ingress.class: nginx
+spec:
+  rules:
+    - host: web.example.com
+# trailing comment of the Ingress document
+
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: after}
+data: {KEY: dmFsdWUtYWZ0ZXI=}
+"""
+
+
+def test_diffs_show_only_the_ingress_documents():
+    _text, changes, diffs = ing.ManifestFile("m.yaml", SECRET_AROUND_INGRESS).rewrite_with_diffs("public")
+    assert len(changes) == 1
+    assert diffs == [{
+        "before_header": "m.yaml (document 2: Ingress apps/web)", "after_header": "m.yaml (document 2: Ingress apps/web)",
+        "before": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: apps\n"
+                  "  annotations:\n    kubernetes.io/ingress.class: nginx\nspec:\n  rules:\n"
+                  "    - host: web.example.com\n",
+        "after": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: apps\n"
+                 "spec:\n  ingressClassName: public\n  rules:\n    - host: web.example.com\n"}]
+
+
+@pytest.mark.parametrize("path", SEED, ids=os.path.basename)
+def test_seed_diffs_hold_the_changed_ingress_documents_and_nothing_else(path):
+    text = read(path)
+    new_text, changes, diffs = ing.ManifestFile(path, text).rewrite_with_diffs("public")
+    assert len(diffs) == len(changes) > 0
+    for diff in diffs:
+        assert diff["before"] in text and diff["after"] in new_text
+        assert [d["kind"] for d in yaml.safe_load_all(diff["before"])] == ["Ingress"]
+        assert "CHANGE_ME" not in diff["before"] + diff["after"]
+
+
+def test_secrets_with_values_are_named_without_values():
+    assert ing.ManifestFile("m.yaml", SECRET_AROUND_INGRESS).secrets_with_values() == [
+        "apps/before (document 1)", "default/after (document 3)"]
+    hermes = [p for p in SEED if p.endswith("hermes-k8s.yaml")][0]
+    assert ing.ManifestFile(hermes, read(hermes)).secrets_with_values() == ["hermes-mcp/hermes-secrets (document 2)"]
+    listed = "kind: List\napiVersion: v1\nitems:\n  - {kind: Secret, metadata: {name: s}, data: {K: dg==}}\n"
+    assert ing.ManifestFile("l.yaml", listed).secrets_with_values() == ["default/s (document 1)"]
+    empty = "kind: Secret\napiVersion: v1\nmetadata: {name: e}\ndata: {}\nstringData:\n"
+    assert ing.ManifestFile("e.yaml", empty).secrets_with_values() == []
+
+
+def test_yaml_errors_name_the_place_but_never_quote_the_line():
+    with pytest.raises(ing.ManifestError) as info:
+        ing.ManifestFile("s.yaml", 'kind: Secret\nstringData:\n  KEY: "s3cr3t-value\n')
+    assert "while scanning a quoted scalar (line 3, column 8)" in str(info.value)
+    assert "s3cr3t" not in str(info.value)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import ingress as ing
+from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 MANIFESTS = sorted(glob.glob(os.path.join(FIXTURES, "manifests", "**", "*.yaml"), recursive=True))
@@ -355,14 +356,15 @@ def test_every_plan_serves_everything_and_a_second_plan_is_empty(version, strate
 # --- applying ---------------------------------------------------------------------------------
 
 class FakeApi(object):
-    def __init__(self, fail_on=None):
+    def __init__(self, fail_on=None, error=None):
         self.calls = []
         self.fail_on = fail_on or (lambda call: False)
+        self.error = error or ing.IngressError("HTTP 500 boom")
 
     def _record(self, call):
         self.calls.append(call)
         if self.fail_on(call):
-            raise ing.IngressError("HTTP 500 boom")
+            raise self.error
 
     def patch_ingress(self, namespace, name, body, dry_run):
         self._record(("patch", "%s/%s" % (namespace, name), dry_run))
@@ -420,3 +422,29 @@ def test_replace_that_cannot_recreate_says_how_to_recover():
                                              "failed .* create it by hand with controller k8s.io/ingress-nginx"):
         ing.apply_plan(api, seed_plan("alias", repoint), check_mode=False)
     assert ("delete", "nginx", True) in api.calls and ("create", "nginx", True) not in api.calls
+
+
+def test_apply_errors_keep_the_http_status_of_the_api():
+    error = k8s.KubeError("patching Ingress hermes-mcp/hermes-mcp failed: HTTP 403 forbidden (RBAC denied it)", 403)
+    api = FakeApi(lambda call: call == ("patch", "hermes-mcp/hermes-mcp", False), error)
+    with pytest.raises(ing.ApplyError) as info:
+        ing.apply_plan(api, seed_plan(), check_mode=False)
+    assert info.value.status == 403
+    assert "patch Ingress hermes-mcp/hermes-mcp to class public: patching Ingress hermes-mcp/hermes-mcp failed: " \
+        "HTTP 403 forbidden (RBAC denied it); already applied: " in str(info.value)
+
+
+@pytest.mark.parametrize("call, fault, status, message", [
+    (lambda api: api.ingress_classes(), dict(method="GET", path="/ingressclasses$", status=500), 500,
+     "listing IngressClasses failed: HTTP 500"),
+    (lambda api: api.workloads(["ingress"]), dict(method="GET", path="/namespaces/ingress/daemonsets$", status=503),
+     503, "listing DaemonSets in namespace ingress failed: HTTP 503"),
+    (lambda api: api.patch_ingress("apps", "web", {"spec": {"ingressClassName": "public"}}, True), None, 404,
+     "patching Ingress apps/web failed: HTTP 404"),
+])
+def test_cluster_calls_raise_the_shared_kube_error_with_its_status(kube, kube_client, call, fault, status, message):
+    if fault:
+        kube.fail(times=None, **fault)
+    with pytest.raises(k8s.KubeError) as info:
+        call(ing.KubeIngressApi(kube_client, request_timeout=5))
+    assert info.value.status == status and message in str(info.value)

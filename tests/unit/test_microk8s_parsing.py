@@ -227,3 +227,36 @@ def test_daemonset_without_edge_ports_is_left_alone():
         {"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]}}}}
     assert mk.host_port_patch(ds, 1, 2) == {"changed": False, "found": False, "containers": [
         {"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}], "before": {}, "after": {}}
+
+
+# --- live host ports --------------------------------------------------------------------------
+
+def test_host_ports_of_every_daemonset_from_a_k8s_info_result():
+    nginx, traefik = daemonset("1.34"), daemonset("1.35")
+    traefik["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "ports": [{"hostPort": 9000}]}]
+    plain = {"metadata": {"name": "node-exporter", "namespace": "monitoring"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "c", "ports": [{"containerPort": 9100}]}]}}}}
+    result = mk.host_ports({"changed": False, "api_found": True, "resources": [nginx, traefik, plain]})
+    assert result == {"ports": [80, 443, 9000, 10254], "daemonsets": {
+        "ingress/nginx-ingress-microk8s-controller": [80, 443, 10254],
+        "%s/%s" % (traefik["metadata"]["namespace"], traefik["metadata"]["name"]): [80, 443, 9000]}}
+    assert mk.host_ports([]) == {"ports": [], "daemonsets": {}}
+
+
+def test_host_ports_after_the_move_feed_the_live_edge_check():
+    ds = daemonset("1.34")
+    ds["spec"]["template"]["spec"]["containers"] = mk.host_port_patch(ds, 18080, 18443)["containers"]
+    live = mk.host_ports([ds])["ports"]
+    traefik = [{"name": "traefik", "ports": [80, 443]}]
+    assert live == [10254, 18080, 18443] and mk.edge_guard(traefik, live, "docker", require_owner=True)["ok"]
+    assert not mk.edge_guard(traefik, mk.host_ports([daemonset("1.34")])["ports"], "docker", True)["ok"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("text", "expected DaemonSet objects or a k8s_info result, got str"),
+    ({"results": []}, "got dict"),
+    ([{"spec": {"template": {"spec": {"containers": [{"ports": [{"hostPort": "eighty"}]}]}}}}], "is not a number"),
+])
+def test_host_ports_bad_input(value, message):
+    with pytest.raises(mk.Microk8sError, match=message):
+        mk.host_ports(value)

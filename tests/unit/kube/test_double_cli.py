@@ -9,10 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client  # noqa: E402
+import kubernetes
+from kubernetes import client
 
 DOUBLE = Path(__file__).resolve().parents[2] / "kube" / "double.py"
 

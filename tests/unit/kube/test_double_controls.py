@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import time
 
+import kubernetes
 import pytest
-
-kubernetes = pytest.importorskip("kubernetes")
-import urllib3  # noqa: E402
-from kubernetes import client  # noqa: E402
-from kubernetes.client.exceptions import ApiException  # noqa: E402
-from kubernetes.dynamic import DynamicClient  # noqa: E402
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client  # noqa: E402
-from kubernetes.client.exceptions import ApiException  # noqa: E402
-from kubernetes.dynamic import DynamicClient  # noqa: E402
-from kubernetes.dynamic.exceptions import ResourceNotFoundError  # noqa: E402
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 WIDGET_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

@@ -6,11 +6,9 @@ import base64
 import json
 
 import pytest
-
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client  # noqa: E402
-from kubernetes.client.exceptions import ApiException  # noqa: E402
-from kubernetes.dynamic import DynamicClient  # noqa: E402
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"
@@ -458,7 +456,6 @@ def test_invalid_label_values_are_422(core):
 
 
 def test_load_reads_multi_document_yaml(kube, tmp_path):
-    pytest.importorskip("yaml")
     path = tmp_path / "objects.yaml"
     path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\n"
                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two, namespace: other}\n")

@@ -1068,7 +1068,8 @@ def run(module, params, fetch, now=None):
 def record_failure(module, params, error, now=None):
     """Write ``failed 1`` metrics (:func:`render_failure_metrics`) and the report of a run that could
     not start, to the paths ``params`` names (nothing in check mode). Returns what could not be
-    written, or ``None``."""
+    written, or ``None``. Also after a lock timeout: the write is atomic, and the lock holder's own
+    write, coming later, then wins."""
     params = params if isinstance(params, dict) else {}
     if getattr(module, "check_mode", False):
         return None

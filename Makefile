@@ -26,9 +26,11 @@ help:
 	@echo "make molecule-<scenario>  one scenario: $(SCENARIOS)"
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
-	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements.txt $(PIP_QUIET)
+$(VENV)/.installed: requirements.txt constraints.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV) || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+	  && python3 -m venv $(VENV); }
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt $(PIP_QUIET)
 	touch $@
 
 collections: $(COLLECTIONS)/.bundle-$(ANSIBLE_BUNDLE)

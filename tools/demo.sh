@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# make demo: start the lab host (inventory/lab), converge it with site.yml twice, fail when the
-# second run changes anything, then print the recaps, the wall times and where to look.
-#   tools/demo.sh            recreate the lab container from the image, then converge
+# make demo: start the lab host (inventory/lab), prepare the stand-ins for what cannot run here,
+# converge it with site.yml twice (every layer: host, edge, k8s, sealed_secrets), fail when the second
+# run changes anything, then show each layer working and print the recaps, the wall times per layer
+# and where to look.
+#   tools/demo.sh                recreate the lab container (and its stand-in state), then converge
 #   DEMO_REUSE=1 tools/demo.sh   keep a running lab container (faster; converges an existing host)
-#   tools/demo.sh destroy    remove the lab container
-# The container is started by molecule/_shared/create.yml, the same spec as every Molecule
-# instance (systemd image + Docker-in-Docker flags), with sshd published on 127.0.0.1:DEMO_SSH_PORT.
+#   tools/demo.sh destroy        remove the lab container and its stand-in state
+# The container is started by molecule/_shared/create.yml, the same spec as every Molecule instance
+# (systemd, Docker-in-Docker flags), from the dind image: Docker must run in the lab before site.yml so
+# that the Traefik stand-in image can be built there (the host layer then converges that engine, as it
+# does on production's existing one). sshd is published on 127.0.0.1:DEMO_SSH_PORT.
+# tools/lab/prepare.yml starts the stand-ins; the lab's secrets are vault-encrypted fake values whose
+# test-only password is inventory/lab/.vault-password.test-only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH=$root/.venv/bin:$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 export MOLECULE_SCENARIO_NAME=lab  # create.yml labels the container with it
+export ANSIBLE_VAULT_PASSWORD_FILE=$root/inventory/lab/.vault-password.test-only
 lab=sq-lab-1
 ssh_port=${DEMO_SSH_PORT:-2222}
-rel=.cache/demo  # git-ignored: key pair, logs
+rel=.cache/demo  # git-ignored: key pair, logs, state/ (TLS secrets, controller keys, sealed manifests, key backup)
 demo=$root/$rel
 mkdir -p "$demo"
 
@@ -21,21 +28,21 @@ log() { printf '[demo] %s\n' "$*" >&2; }
 now() { date +%s.%N; }
 since() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.1f", end - start }'; }
 die() { log "$*"; exit 1; }
+in_lab() { docker exec "$lab" bash -c "$1"; }
 
 cat >"$demo/lab-platform.yml" <<EOF
 molecule_yml:
   platforms:
     - name: $lab
-      image: systemd
-      docker_in_docker: true
+      image: dind
       published_ports: ["127.0.0.1:$ssh_port:22"]
 molecule_instance_config: $demo/instance_config.yml
 EOF
 
 lab_playbook() {  # create|destroy|prepare
-  local inventory=(-i "localhost," -e "@$demo/lab-platform.yml")
-  [ "$1" = prepare ] && inventory=(-i inventory/lab)
-  ansible-playbook "${inventory[@]}" "molecule/_shared/$1.yml" >"$demo/lab-$1.log" 2>&1 \
+  local args=(-i "localhost," -e "@$demo/lab-platform.yml" "molecule/_shared/$1.yml")
+  [ "$1" = prepare ] && args=(-i inventory/lab tools/lab/prepare.yml)
+  ansible-playbook "${args[@]}" >"$demo/lab-$1.log" 2>&1 \
     || { tail -40 "$demo/lab-$1.log" >&2; die "lab $1 failed, see $rel/lab-$1.log"; }
 }
 
@@ -43,13 +50,34 @@ recap() { sed -n '/^PLAY RECAP/,/^$/p' "$1" | grep -E ': ok=' || true; }
 recap_sum() {  # field (changed, failed, unreachable) summed over hosts
   recap "$1" | grep -oE "$2=[0-9]+" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }'
 }
+# Per play (= layer): tasks started, tasks that reported a change, seconds; the times come from
+# ansible.posix.profile_tasks' line at every task start ("... (0:00:01.234)       0:00:10.123 ****",
+# the second figure being the time since the run started).
+layers() {
+  awk '
+    function secs(t,  p) { split(t, p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+    /^PLAY RECAP/ { play = "" }
+    /^PLAY \[/ && !/^PLAY RECAP/ { play = $0; sub(/^PLAY \[/, "", play); sub(/\] \**$/, "", play); order[++n] = play }
+    /^(TASK|RUNNING HANDLER) \[/ { tasks[play]++; counted = 0 }
+    /^changed: / && !counted { changed[play]++; counted = 1 }
+    /\([0-9]+:[0-9]+:[0-9.]+\) +[0-9]+:[0-9]+:[0-9.]+ \** *$/ {
+      t = secs($(NF - 1)); if (play != "" && !(play in start)) start[play] = t; end = t
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        p = order[i]; stop = (i < n) ? start[order[i + 1]] : end
+        printf "  %-42s %4d tasks %4d changed %7.1fs\n", p, tasks[p], changed[p], stop - start[p]
+      }
+    }' "$1"
+}
 
 run_time=()
 converge() {  # run number
   local logfile=$demo/site-run-$1.log start
   start=$(now)
   log "run $1: ansible-playbook site.yml -i inventory/lab (log: $rel/site-run-$1.log)"
-  if ! ansible-playbook site.yml -i inventory/lab >"$logfile" 2>&1; then
+  if ! ANSIBLE_CALLBACKS_ENABLED=ansible.builtin.timer,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15 \
+      ansible-playbook site.yml -i inventory/lab >"$logfile" 2>&1; then
     tail -60 "$logfile" >&2
     die "run $1 failed, see $rel/site-run-$1.log"
   fi
@@ -57,8 +85,11 @@ converge() {  # run number
   run_time[$1]=$(since "$start")
 }
 
+forget_state() { rm -rf "$demo/state"; }  # belongs to one lab container (its double, its controller)
+
 if [ "${1:-}" = destroy ]; then
   lab_playbook destroy
+  forget_state
   log "lab removed"
   exit 0
 fi
@@ -73,14 +104,18 @@ if [ "${DEMO_REUSE:-0}" = 1 ] && [ "$(docker inspect -f '{{.State.Running}}' "$l
   log "reusing the running $lab"
 else
   lab_playbook destroy
+  forget_state
   if (exec 3<>"/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null; then
     die "127.0.0.1:$ssh_port is taken: run with DEMO_SSH_PORT=<free port>"
   fi
-  log "starting $lab from squaremcp/systemd:current (Docker-in-Docker flags)"
+  log "starting $lab from squaremcp/dind:current (Docker-in-Docker flags)"
   lab_playbook create
 fi
-lab_playbook prepare  # waits for systemd in the container to finish booting
-time_lab=$(since "$start")
+time_create=$(since "$start")
+start=$(now)
+log "preparing the stand-ins: Traefik image, Kubernetes double, Sealed Secrets controller (log: $rel/lab-prepare.log)"
+lab_playbook prepare
+time_prepare=$(since "$start")
 
 converge 1
 converge 2
@@ -94,28 +129,75 @@ if [ "$changes" != 0 ]; then
   exit 1
 fi
 
+# Each layer, seen from outside Ansible. Every probe must answer, or the demo fails.
+start=$(now)
 ssh_check=$(ssh -i "$demo/lab_ed25519" -p "$ssh_port" -o BatchMode=yes -o StrictHostKeyChecking=no \
   -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR labadmin@127.0.0.1 \
   'sudo -n docker version --format "Docker {{.Server.Version}}"; docker compose version' 2>&1) \
   || die "SSH to the lab failed: $ssh_check"
+root_login=$(ssh -i "$demo/lab_ed25519" -p "$ssh_port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+  -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR root@127.0.0.1 true 2>&1) \
+  && die "root could log in over SSH"
+edge=$(in_lab "docker compose -p traefik ps --format '{{.Name}}  {{.Image}}  {{.Status}}'") || die "docker compose ps failed"
+grep -q '(healthy)' <<<"$edge" || die "the edge is not healthy: $edge"
+routers=$(in_lab "python3 -c 'import yaml; print(\" \".join(sorted(yaml.safe_load(open(\"/opt/traefik/dynamic/routes.yml\"))[\"http\"][\"routers\"])))'") \
+  || die "cannot read routes.yml"
+in_lab 'systemctl start squaremcp-cert-rotation.service' || die "the certificate rotation failed: docker exec $lab journalctl -u squaremcp-cert-rotation"
+rotation=$(in_lab 'cat /var/lib/squaremcp/cert-rotation/report.txt')
+certificates=$(in_lab "python3 -c 'import yaml; print(\"\n\".join(c[\"certFile\"] for c in yaml.safe_load(open(\"/opt/traefik/dynamic/certificates.yml\"))[\"tls\"][\"certificates\"]))'") \
+  || die "cannot read certificates.yml"
+metrics=$(in_lab "grep -E '^squaremcp_certificate_(sync_failed|sync_certificates|expiry_timestamp_seconds)' /var/lib/prometheus/node-exporter/squaremcp_certificates.prom") \
+  || die "no certificate metrics"
+api=http://127.0.0.1:16443
+ingresses=$(in_lab "curl -sf $api/apis/networking.k8s.io/v1/ingresses | jq -r '.items[] | \"\(.metadata.namespace)/\(.metadata.name)  class=\(.spec.ingressClassName // \"none\")  annotation=\(.metadata.annotations[\"kubernetes.io/ingress.class\"] // \"none\")\"'") \
+  || die "cannot list the Ingresses in the double"
+host_ports=$(in_lab "curl -sf $api/apis/apps/v1/namespaces/ingress/daemonsets | jq -r '.items[] | \"\(.metadata.name)  \(.spec.template.spec.containers[0].ports | map(\"\(.name)=\(.hostPort)\") | join(\" \"))\"'") \
+  || die "cannot read the ingress DaemonSet"
+sealed=$(in_lab "curl -sf $api/apis/bitnami.com/v1alpha1/sealedsecrets | jq -r '.items[] | \"\(.metadata.namespace)/\(.metadata.name)  keys: \(.spec.encryptedData | keys | join(\", \"))\"'") \
+  || die "cannot list the SealedSecrets in the double"
+[ -n "$sealed" ] || die "no SealedSecret in the double"
+time_show=$(since "$start")
+indent() { sed 's/^/    /'; }
 
 cat <<EOF
 
-== make demo: $lab converged with site.yml, second run changed nothing ==
+== make demo: $lab converged with site.yml (host, edge, k8s, sealed_secrets), second run changed nothing ==
 run 1  $(recap "$demo/site-run-1.log")   ${run_time[1]}s
+$(layers "$demo/site-run-1.log")
 run 2  $(recap "$demo/site-run-2.log")   ${run_time[2]}s
-lab container ready in ${time_lab}s, total $(since "$total")s
+$(layers "$demo/site-run-2.log")
+lab container ${time_create}s, stand-ins ${time_prepare}s, probes ${time_show}s, total $(since "$total")s
 
-SSH (key only, through the lab's nftables filter and hardened sshd) answered:
-  ${ssh_check//$'\n'/$'\n  '}
+host    SSH with the admin key, through the lab's nftables filter and hardened sshd:
+$(indent <<<"$ssh_check")
+        root over SSH: refused ($(head -1 <<<"$root_login"))
+edge    docker compose -p traefik ps (image: the stand-in; Traefik itself cannot run here):
+$(indent <<<"$edge")
+        routers in /opt/traefik/dynamic/routes.yml: $routers
+certs   squaremcp-cert-rotation.service (what the timer runs) against the Kubernetes double:
+$(indent <<<"$rotation")
+        certificates.yml:
+$(indent <<<"$certificates")
+        textfile metrics (/var/lib/prometheus/node-exporter/squaremcp_certificates.prom):
+$(indent <<<"$metrics")
+k8s     Ingresses in the double after ingress_class (class field, deprecated annotation):
+$(indent <<<"$ingresses")
+        ingress addon host ports (behind the Docker edge): $host_ports
+sealed  SealedSecrets in the double (values sealed with the controller stand-in's certificate):
+$(indent <<<"$sealed")
+        key backup (vault-encrypted): $rel/state/backup/   manifests for git: $rel/state/sealed/
 
 Where to look
   shell         docker exec -it $lab bash
   ssh           ssh -i $rel/lab_ed25519 -p $ssh_port labadmin@127.0.0.1
-  services      docker exec $lab systemctl status ssh nftables docker
-  firewall      docker exec $lab nft list table inet squaremcp_filter
-  docker        docker exec $lab docker network ls
-  metrics       docker exec $lab curl -s 127.0.0.1:9323/metrics
-  logs          $rel/site-run-1.log $rel/site-run-2.log
+  host          docker exec $lab sshd -T | grep -E 'permitrootlogin|passwordauthentication'
+                docker exec $lab nft list table inet squaremcp_filter
+  edge          docker exec $lab docker compose -p traefik ps
+                docker exec $lab cat /opt/traefik/traefik.yml /opt/traefik/dynamic/routes.yml
+  certs         docker exec $lab systemctl list-timers squaremcp-cert-rotation.timer
+                docker exec $lab cat /opt/traefik/dynamic/certificates.yml /var/lib/prometheus/node-exporter/squaremcp_certificates.prom
+  k8s           docker exec $lab curl -s $api/apis/networking.k8s.io/v1/ingresses   (the double; journalctl -u kube-double)
+  sealed        docker exec $lab curl -s $api/apis/bitnami.com/v1alpha1/sealedsecrets
+  logs          $rel/lab-prepare.log $rel/site-run-1.log $rel/site-run-2.log (task times: profile_tasks)
   again         make demo (recreates the lab; DEMO_REUSE=1 keeps it)   remove: tools/demo.sh destroy
 EOF

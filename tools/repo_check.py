@@ -2,15 +2,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Repository check: no plaintext Kubernetes Secret manifest and no private key outside test fixtures.
 
-Scans every file git knows about (tracked, plus new files that are not ignored, so a mistake is caught
-before it is committed):
+Scans every text file git knows about, whatever its name (tracked, plus new files that are not
+ignored, so a mistake is caught before it is committed); files with a NUL byte are binary and skipped:
 
 * plaintext Secrets: any mapping with ``kind: Secret`` and a ``data`` or ``stringData`` value that is
   not empty, not a Jinja expression (``{{ vault_... }}``, rendered from the vault at run time) and not
-  an inline ``!vault`` value. Checked in YAML and JSON files (multi-document), in Jinja templates
-  (``*.j2``) and inside other documents (e.g. a ``kubernetes.core.k8s`` task's ``definition``).
-  A file that cannot be parsed even after masking Jinja is reported when it has a ``kind: Secret`` line
-  and a ``data:``/``stringData:`` line: a security check errs on the side of asking.
+  an inline ``!vault`` value, also inside other documents (e.g. a ``kubernetes.core.k8s`` task's
+  ``definition``).
+  - YAML, JSON and Jinja template files (by name) are parsed whole (multi-document). One that cannot be
+    parsed even after masking Jinja is reported when it has a ``kind: Secret`` line and a
+    ``data:``/``stringData:`` line: a security check errs on the side of asking.
+  - Every other file that mentions ``kind: Secret`` (``hermes-k8s.yaml.bak``, ``notes.txt``, a file
+    without extension, Markdown, a script) is parsed whole as YAML too; when that finds no Secret, the
+    YAML block around each ``kind: Secret`` line (a manifest in a Markdown fence, a heredoc, a string in
+    code) is parsed on its own. Blocks that do not parse as YAML (code, prose) are not reported.
 * private keys: PEM ``... PRIVATE KEY`` blocks (PKCS#1/#8, EC, encrypted, OpenSSH) with a body, and
   PuTTY key files, in any text file.
 
@@ -50,6 +55,8 @@ JINJA_STMT_RE = re.compile(r"\{%-?.*?-?%\}|\{#.*?#\}", re.DOTALL)
 JINJA_PLACEHOLDER = "__jinja_expression__"
 SECRET_LINE_RE = re.compile(r"^\s*(-\s+)?[\"']?kind[\"']?\s*:\s*[\"']?Secret[\"']?\s*,?\s*$", re.MULTILINE)
 DATA_LINE_RE = re.compile(r"^\s*(-\s+)?[\"']?(data|stringData)[\"']?\s*:", re.MULTILINE)
+SECRET_MENTION_RE = re.compile(r"[\"']?\bkind[\"']?\s*:\s*[\"']?Secret\b")  # block, flow or JSON style
+BLOCK_KEY_RE = re.compile(r"^\s*[\"']?[A-Za-z0-9_.$/-]+[\"']?\s*:(\s|$)")  # "key:" opening a YAML line
 
 
 class _VaultValue(str):
@@ -104,16 +111,18 @@ def mask_jinja(text):
     return JINJA_EXPR_RE.sub(JINJA_PLACEHOLDER, text)
 
 
-def secret_findings(path, text):
+def parse_documents(text):
+    """The YAML documents in ``text`` (Jinja masked), or None when it is not YAML."""
     masked = mask_jinja(text) if "{{" in text or "{%" in text or "{#" in text else text
     try:
-        documents = list(yaml.load_all(masked, Loader=_Loader))
+        return list(yaml.load_all(masked, Loader=_Loader))
     except yaml.YAMLError:
-        if SECRET_LINE_RE.search(text) and DATA_LINE_RE.search(text):
-            return ["%s: cannot be parsed, and it has a 'kind: Secret' with data/stringData: move the values "
-                    "into a SealedSecret (or fix the file)" % path]
-        return []
-    findings = []
+        return None
+
+
+def plaintext_secrets(documents):
+    """``(document number, "namespace/name", "data keys ...")`` for every Secret holding plaintext values."""
+    found = []
     for index, document in enumerate(documents, 1):
         for secret in _secrets(document):
             keys = {field: _plaintext_keys(secret.get(field)) for field in ("data", "stringData")}
@@ -124,10 +133,66 @@ def secret_findings(path, text):
             where = ("%s/%s" % (metadata.get("namespace", "?"), metadata.get("name", "?"))).replace(
                 JINJA_PLACEHOLDER, "{{...}}")
             fields = "; ".join("%s keys %s" % (field, ", ".join(names)) for field, names in sorted(keys.items()))
-            findings.append(
-                "%s: document %d: plaintext Secret %s (%s): seal it (squaremcp.infra.sealed_secret or "
-                "playbooks/runbooks/seal_plaintext_secrets.yml), remove the file from git and rotate the values"
-                % (path, index, where, fields))
+            found.append((index, where, fields))
+    return found
+
+
+FIX = ("seal it (squaremcp.infra.sealed_secret or playbooks/runbooks/seal_plaintext_secrets.yml), remove the "
+       "file from git and rotate the values")
+
+
+def secret_findings(path, text):
+    """Findings of a file parsed whole (YAML by name, or any file that parses as YAML)."""
+    documents = parse_documents(text)
+    if documents is None:
+        if SECRET_LINE_RE.search(text) and DATA_LINE_RE.search(text):
+            return ["%s: cannot be parsed, and it has a 'kind: Secret' with data/stringData: move the values "
+                    "into a SealedSecret (or fix the file)" % path]
+        return []
+    return ["%s: document %d: plaintext Secret %s (%s): %s" % (path, index, where, fields, FIX)
+            for index, where, fields in plaintext_secrets(documents)]
+
+
+def _in_block(line, indent):
+    """True when ``line`` continues a YAML mapping whose keys start at column ``indent``."""
+    if not line.strip():
+        return True
+    current = len(line) - len(line.lstrip(" "))
+    return current > indent or (current == indent and bool(BLOCK_KEY_RE.match(line)))
+
+
+def embedded_blocks(text):
+    """``(line number, YAML text)`` of the mapping around each ``kind: Secret`` line: the lines at its
+    indentation that look like ``key:`` and everything indented deeper, dedented."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if not SECRET_LINE_RE.match(line):
+            continue
+        body = line.lstrip(" ")
+        if body.startswith("-"):  # "- kind: Secret": the mapping starts after the dash
+            line = line.replace("-", " ", 1)
+        indent = len(line) - len(line.lstrip(" "))
+        start, end = index, index + 1
+        while start > 0 and _in_block(lines[start - 1], indent):
+            start -= 1
+        while end < len(lines) and _in_block(lines[end], indent):
+            end += 1
+        block = lines[start:index] + [line] + lines[index + 1:end]
+        yield start + 1, "\n".join(text_line[indent:] for text_line in block) + "\n"
+
+
+def embedded_secret_findings(path, text):
+    """Findings of a file that is not YAML by name: parsed whole, else block by block."""
+    documents = parse_documents(text)
+    if documents is not None and plaintext_secrets(documents):
+        return secret_findings(path, text)
+    findings = []
+    for line, block in embedded_blocks(text):
+        documents = parse_documents(block)
+        if documents is None:  # code or prose around a "kind: Secret" line, not a manifest
+            continue
+        findings += ["%s:%d: embedded plaintext Secret %s (%s): %s" % (path, line, where, fields, FIX)
+                     for _index, where, fields in plaintext_secrets(documents)]
     return findings
 
 
@@ -155,6 +220,8 @@ def check_file(root, path):
     findings = key_findings(path, text)
     if path.endswith(YAML_SUFFIXES):
         findings += secret_findings(path, text)
+    elif SECRET_MENTION_RE.search(text):
+        findings += embedded_secret_findings(path, text)
     return findings
 
 

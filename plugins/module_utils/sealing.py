@@ -115,7 +115,7 @@ class Certificate(object):
     def __init__(self, cert):
         self.cert = cert
         self.public_key = cert.public_key()
-        self.sha256 = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+        self.sha256 = _der_sha256(cert)
         self.not_after = _not_after(cert)
         self.pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
@@ -127,6 +127,10 @@ class Certificate(object):
             "key_size": self.public_key.key_size,
             "pem": self.pem,
         }
+
+
+def _der_sha256(cert):
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def _not_after(cert):
@@ -148,7 +152,7 @@ def load_certificate(pem, now=None, source="the certificate"):
             "(kubeseal --fetch-cert) or let the module fetch it from the controller" % source
         )
     try:
-        cert = x509.load_pem_x509_certificates(pem)[0]
+        cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
         raise SealingError(
             "%s cannot be parsed as an X.509 certificate: fetch the controller's certificate again" % source
@@ -160,13 +164,30 @@ def load_certificate(pem, now=None, source="the certificate"):
         )
     certificate = Certificate(cert)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    if now > certificate.not_after:
+    if now >= certificate.not_after:  # as certs.describe: a certificate is expired from its notAfter instant
         raise SealingError(
             "%s expired on %s: the controller renews its key regularly, fetch its current certificate "
             "(or, if the controller itself is stuck on an expired key, rotate it first)"
             % (source, certificate.not_after.strftime("%Y-%m-%d"))
         )
     return certificate
+
+
+def certificate_summary(pem):
+    """What diff shows of a certificate file's content: SHA-256 (DER), subject, expiry; {} when absent."""
+    if not pem:
+        return {}
+    if isinstance(pem, str):
+        pem = pem.encode("utf-8", "replace")
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return {"content": "not a PEM certificate"}
+    return {
+        "sha256": _der_sha256(cert),
+        "subject": cert.subject.rfc4514_string(),
+        "not_after": _not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------

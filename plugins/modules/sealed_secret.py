@@ -20,18 +20,28 @@ description:
     object or file with the same digest. A changed value, key, name, namespace, scope, type or certificate
     re-seals. A plain hash of the values is never stored.
   - Without O(digest_key) every run re-seals, reports a change and warns.
+  - With O(apply=true) the cluster is updated first; O(dest) and O(certificate_dest) are only written
+    once the object is in place, so a failed apply leaves every file untouched.
+  - With O(certificate_only=true) nothing is sealed; the module gets the controller's certificate, checks it
+    (RSA, not expired), returns its details and writes it to O(certificate_dest) (like C(kubeseal --fetch-cert)).
   - Messages, check mode and diff show key names and digests, never values.
 options:
   name:
-    description: Name of the Secret (and of the C(SealedSecret)).
+    description:
+      - Name of the Secret (and of the C(SealedSecret)). Required unless O(certificate_only=true).
     type: str
-    required: true
   namespace:
     description:
-      - Namespace of the Secret. Always required; with O(scope=cluster-wide) it is only where the
-        C(SealedSecret) object lives.
+      - Namespace of the Secret. Required unless O(certificate_only=true); with O(scope=cluster-wide) it is
+        only where the C(SealedSecret) object lives.
     type: str
-    required: true
+  certificate_only:
+    description:
+      - Only get and check the controller's certificate, return it and write it to O(certificate_dest) (when
+        given). O(name), O(namespace), O(data), O(string_data), O(dest), O(apply) and O(digest_key) are not
+        used and must not be given.
+    type: bool
+    default: false
   scope:
     description:
       - Where the sealed values may be opened. V(strict) binds them to O(namespace) and O(name),
@@ -71,7 +81,7 @@ options:
   certificate_dest:
     description:
       - Also write the certificate the values were sealed with (PEM, public) to this file, for offline
-        sealing (like C(kubeseal --fetch-cert)).
+        sealing (like C(kubeseal --fetch-cert)). Its directory must exist.
     type: path
   controller_name:
     description: Name of the controller's Service (the Helm chart calls it C(sealed-secrets)).
@@ -111,14 +121,16 @@ attributes:
     description: Nothing is written or applied; the result says what would change.
     support: full
   diff_mode:
-    description: Shows key names, scope, type, labels, annotations and digests before and after, never values.
+    description:
+      - Shows key names, scope, type, labels, annotations and digests before and after, never values.
+      - For O(certificate_dest), the SHA-256, subject and expiry of the certificate before and after.
     support: full
   platform:
     description: Runs where the certificate, O(dest) and the kubeconfig are.
     support: full
     platforms: posix
 requirements:
-  - cryptography >= 39.0 (Python library)
+  - cryptography >= 38.0 (Python library; Debian 12 ships 38.0.4)
   - PyYAML (Python library)
 notes:
   - The controller renews its key regularly (30 days by default). Old SealedSecrets keep working, and
@@ -148,7 +160,7 @@ EXAMPLES = r"""
       DATABASE_URL: "{{ vault_hermes_database_url }}"
     digest_key: "{{ vault_sealed_secrets_digest_key }}"
     kubeconfig: /var/snap/microk8s/current/credentials/client.config
-    dest: /srv/platform/kubernetes/sealed/hermes-mcp-hermes-secrets.yaml
+    dest: /srv/platform/kubernetes/sealed/hermes-mcp/hermes-secrets.yaml
     apply: true
 
 - name: Seal offline with a certificate file (no cluster access), namespace-wide
@@ -161,8 +173,15 @@ EXAMPLES = r"""
       .dockerconfigjson: "{{ vault_registry_dockerconfig | to_json }}"
     certificate_path: files/sealed-secrets-cert.pem
     digest_key: "{{ vault_sealed_secrets_digest_key }}"
-    dest: kubernetes/sealed/hermes-mcp-registry-pull.yaml
+    dest: kubernetes/sealed/hermes-mcp/registry-pull.yaml
   delegate_to: localhost
+
+- name: Fetch the controller's certificate for offline sealing (nothing is sealed)
+  squaremcp.infra.sealed_secret:
+    certificate_only: true
+    kubeconfig: /var/snap/microk8s/current/credentials/client.config
+    certificate_dest: /var/lib/squaremcp/sealed-secrets/sealed-secrets-cert.pem
+  register: sealed_secrets_cert
 """
 
 RETURN = r"""
@@ -173,20 +192,20 @@ changed:
 resealed:
   description: Whether the values were encrypted anew (false when an object with the same digest was reused).
   type: bool
-  returned: always
+  returned: unless O(certificate_only=true)
 digest:
   description: The keyed digest recorded in the annotation C(squaremcp.infra/sealed-digest); null without O(digest_key).
   type: str
-  returned: always
+  returned: unless O(certificate_only=true)
   sample: hmac-sha256:5d41402abc4b2a76b9719d911017c592ae0a3b1f2e6e9c7d3c5a1b0e9f8d7c6b
 keys:
   description: The sealed key names (never the values).
   type: list
   elements: str
-  returned: always
+  returned: unless O(certificate_only=true)
   sample: [DATABASE_URL, SMTP_PASSWORD]
 certificate:
-  description: The certificate the values were sealed with.
+  description: The certificate the values were (or, with O(certificate_only=true), would be) sealed with.
   type: dict
   returned: always
   contains:
@@ -208,11 +227,11 @@ certificate:
 sealed_secret:
   description: The C(SealedSecret) object (encrypted values only; safe to log and commit).
   type: dict
-  returned: always
+  returned: unless O(certificate_only=true)
 manifest:
   description: The YAML text written (or that would be written) to O(dest).
   type: str
-  returned: always
+  returned: unless O(certificate_only=true)
 dest:
   description: The manifest file.
   type: str
@@ -244,6 +263,8 @@ NO_DIGEST_KEY_WARNING = (
 )
 
 
+CERTIFICATE_ONLY_UNUSED = ("name", "namespace", "data", "string_data", "dest", "apply", "digest_key")
+
 MASKING_WARNING = (
     "a secret value is so short that it occurs inside the returned manifest or certificate, where Ansible "
     "masks it: the returned text is damaged. Use dest / certificate_dest (written by the module, never masked)."
@@ -252,8 +273,9 @@ MASKING_WARNING = (
 
 def argument_spec():
     spec = dict(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        certificate_only=dict(type="bool", default=False),
         scope=dict(type="str", default="strict", choices=list(sealing.SCOPES)),
         data=dict(type="dict", no_log=True),
         string_data=dict(type="dict", no_log=True),
@@ -307,8 +329,37 @@ class SealedSecretModule(object):
         return sealing.load_certificate(
             pem, source="the certificate served by %s/%s" % (params["controller_namespace"], params["controller_name"]))
 
+    def write_certificate(self, certificate, result, diffs):
+        """Write the certificate to certificate_dest (when given); record the change and its diff."""
+        path = self.params["certificate_dest"]
+        if not path:
+            return
+        if os.path.isdir(path):
+            raise FileError("certificate_dest %s is a directory: give the path of the certificate file" % path)
+        before = sealing.certificate_summary(read_bytes(path))
+        changed, _backup = write_file(self.module, path, certificate.pem.encode("ascii"), mode="0644")
+        result.update(certificate_dest=path)
+        result["changed"] |= changed
+        diffs.append(dict(before=before, after=sealing.certificate_summary(certificate.pem),
+                          before_header=path, after_header=path))
+
+    def certificate_only(self):
+        unused = [option for option in CERTIFICATE_ONLY_UNUSED if self.params[option] not in (None, False)]
+        if unused:
+            raise sealing.SealingError(
+                "certificate_only seals nothing, so %s cannot be used with it: drop %s, or drop certificate_only"
+                % (", ".join(unused), "them" if len(unused) > 1 else "it"))
+        certificate = self.certificate()
+        result, diffs = dict(changed=False, certificate=certificate.info()), []
+        self.write_certificate(certificate, result, diffs)
+        if self.module._diff and diffs:
+            result["diff"] = diffs[0]
+        return result
+
     def run(self):
         params = self.params
+        if params["certificate_only"]:
+            return self.certificate_only()
         certificate = self.certificate()
         request = sealing.SealRequest(
             name=params["name"], namespace=params["namespace"], certificate=certificate,
@@ -331,6 +382,14 @@ class SealedSecretModule(object):
                       certificate=certificate.info(), sealed_secret=desired, manifest=manifest.decode("utf-8"))
         diffs = []
         after = sealing.summary(desired)
+        # The cluster first: when the apply fails, no file has changed (a manifest committed to git would
+        # otherwise claim a state the cluster does not have).
+        if params["apply"]:
+            applied = sealing.needs_update(stored, desired)
+            if applied and not self.module.check_mode:
+                sealing.apply_sealed_secret(self.client(), stored, desired, timeout=params["request_timeout"])
+            result["applied"] = applied
+            result["changed"] |= applied
         if params["dest"]:
             changed, backup_file = write_file(self.module, params["dest"], manifest, mode=params["mode"],
                                               backup=params["backup"])
@@ -340,19 +399,10 @@ class SealedSecretModule(object):
             result["changed"] |= changed
             diffs.append(dict(before=sealing.summary(file_obj), after=after,
                               before_header=params["dest"], after_header=params["dest"]))
-        if params["certificate_dest"]:
-            changed, _backup = write_file(self.module, params["certificate_dest"], certificate.pem.encode("ascii"),
-                                          mode="0644")
-            result.update(certificate_dest=params["certificate_dest"])
-            result["changed"] |= changed
         if params["apply"]:
-            applied = sealing.needs_update(stored, desired)
-            if applied and not self.module.check_mode:
-                sealing.apply_sealed_secret(self.client(), stored, desired, timeout=params["request_timeout"])
-            result["applied"] = applied
-            result["changed"] |= applied
             header = "SealedSecret %s/%s" % (params["namespace"], params["name"])
             diffs.append(dict(before=sealing.summary(stored), after=after, before_header=header, after_header=header))
+        self.write_certificate(certificate, result, diffs)
         if request.digest is None and (params["dest"] or params["apply"]):
             self.module.warn(NO_DIGEST_KEY_WARNING)
         if sealing.masked_by_no_log(self.module.no_log_values, result["manifest"], certificate.pem):
@@ -366,6 +416,7 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("certificate", "certificate_path")],
+        required_if=[("certificate_only", False, ("name", "namespace"))],
         supports_check_mode=True,
     )
     if not sealing.HAS_CRYPTOGRAPHY:
@@ -379,7 +430,10 @@ def main():
     try:
         result = runner.run()
     except (sealing.SealingError, k8s.KubeError, FileError) as exc:
-        module.fail_json(msg="%s/%s: %s" % (module.params["namespace"], module.params["name"], exc))
+        params = module.params
+        where = ("certificate of %s/%s" % (params["controller_namespace"], params["controller_name"])
+                 if params["certificate_only"] else "%s/%s" % (params["namespace"], params["name"]))
+        module.fail_json(msg="%s: %s" % (where, exc))
     module.exit_json(**result)
 
 

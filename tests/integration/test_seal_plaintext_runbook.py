@@ -57,6 +57,11 @@ def run_runbook(tmp_path, *extra, verbosity="-vv"):
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+def written(out_dir):
+    """The files below ``out_dir``, relative, sorted."""
+    return sorted(str(path.relative_to(out_dir)) for path in out_dir.rglob("*") if path.is_file())
+
+
 @pytest.fixture(scope="module")
 def controller_key(tmp_path_factory):
     key, cert = controller.key_pair(2048)
@@ -78,10 +83,10 @@ def test_runbook_seals_hermes_without_printing_values(tmp_path, controller_key):
         for secret in forbidden_strings():
             assert secret not in text, "a value leaked into the output"
 
-    assert sorted(os.listdir(out_dir)) == ["hermes-mcp-hermes-db.yaml", "hermes-mcp-hermes-secrets.yaml"]
+    assert written(out_dir) == ["hermes-mcp/hermes-db.yaml", "hermes-mcp/hermes-secrets.yaml"]
     expected = fixture_secrets()
     for name in ("hermes-secrets", "hermes-db"):
-        text = (out_dir / ("hermes-mcp-%s.yaml" % name)).read_text()
+        text = (out_dir / "hermes-mcp" / ("%s.yaml" % name)).read_text()
         for secret in forbidden_strings():
             assert secret not in text
         manifest = yaml.safe_load(text)
@@ -98,11 +103,32 @@ def test_runbook_seals_hermes_without_printing_values(tmp_path, controller_key):
     assert "Deployment hermes-mcp" in first.stdout and "Ingress hermes-mcp" in first.stdout
     assert not (out_dir / "hermes-k8s-without-secrets.yaml").exists()  # literal env values block it
 
-    before = {name: (out_dir / name).read_bytes() for name in os.listdir(out_dir)}
+    before = {name: (out_dir / name).read_bytes() for name in written(out_dir)}
     second = run_runbook(tmp_path, *args, verbosity="-v")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "changed=0" in second.stdout
-    assert {name: (out_dir / name).read_bytes() for name in os.listdir(out_dir)} == before
+    assert {name: (out_dir / name).read_bytes() for name in written(out_dir)} == before
+
+
+def test_secrets_whose_old_file_names_collide_get_their_own_files(tmp_path, controller_key):
+    """a-b/c and a/b-c were both written to a-b-c.yaml, the second overwriting the first."""
+    key, cert_path = controller_key
+    plaintext = tmp_path / "two.yaml"
+    plaintext.write_text(yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c", "namespace": "a-b"},
+         "stringData": {"WHO": "fake-value-of-a-b-c"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b-c", "namespace": "a"},
+         "stringData": {"WHO": "fake-value-of-a-bc"}},
+    ]))
+    out_dir = tmp_path / "sealed"
+    result = run_runbook(tmp_path, "-e", "seal_plaintext_manifest=%s" % plaintext, "-e", "seal_output_dir=%s" % out_dir,
+                         "-e", "seal_certificate_path=%s" % cert_path, "-e", "seal_digest_key=%s" % DIGEST_KEY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert written(out_dir) == ["a-b/c.yaml", "a/b-c.yaml"]
+    assert controller.unseal(key, yaml.safe_load((out_dir / "a-b" / "c.yaml").read_text())) == {
+        "WHO": b"fake-value-of-a-b-c"}
+    assert controller.unseal(key, yaml.safe_load((out_dir / "a" / "b-c.yaml").read_text())) == {
+        "WHO": b"fake-value-of-a-bc"}
 
 
 def test_runbook_writes_the_remaining_documents_and_refuses_bad_input(tmp_path, controller_key):

@@ -8,6 +8,7 @@ writes nothing, API faults fail cleanly. The canary value must appear in no outp
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -153,3 +154,64 @@ def test_missing_controller_and_expired_certificate(kube, tmp_path):
     result = play(kube, tmp_path, [seal("expired")])
     assert "expired on" in result.task("expired")["msg"]
     assert stored(kube) is None
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"], ids=["create fails", "update fails"])
+def test_failed_apply_leaves_the_files_byte_identical(cluster, key_pair, tmp_path, method):
+    """The cluster is written first: a manifest in git must never claim what the cluster refused."""
+    kube = cluster
+    dest, cert_dest = tmp_path / "hermes-secrets.yaml", tmp_path / "cert.pem"
+    if method == "PUT":  # an applied object and its manifest exist; a new value must replace both or neither
+        result = play(kube, tmp_path, [seal("first", dest=str(dest), certificate_dest=str(cert_dest))])
+        assert result.rc == 0 and result.task("first")["applied"], result.stdout
+    else:  # nothing in the cluster; a stale manifest and an old certificate sit in the files
+        dest.write_bytes(b"# stale manifest, kept byte for byte\n--- {kind: SealedSecret}\n")
+        cert_dest.write_bytes(b"not the controller's certificate\n")
+    before = {path: path.read_bytes() for path in (dest, cert_dest)}
+    kube.fail(method, r"/sealedsecrets", status=500)
+    result = play(kube, tmp_path, [seal("refused", dest=str(dest), certificate_dest=str(cert_dest),
+                                        string_data={"SMTP_PASSWORD": "rotated-" + CANARY})])
+    refused = result.task("refused")
+    assert refused["failed"] and "HTTP 500" in refused["msg"], refused
+    assert {path: path.read_bytes() for path in (dest, cert_dest)} == before
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]  # no staged file left behind
+    if method == "PUT":
+        assert controller.unseal(key_pair[0], stored(kube)) == {
+            "SMTP_PASSWORD": CANARY.encode(), "OAUTH_CLIENT_SECRET": ("second-" + CANARY).encode()}
+    else:
+        assert stored(kube) is None
+
+
+def test_certificate_only_fetches_and_writes_the_certificate(cluster, key_pair, tmp_path):
+    """The role's standalone certificate step: no Secret, no name, idempotent, check mode writes nothing."""
+    kube = cluster
+    cert_dest = tmp_path / "sealed-secrets-cert.pem"
+    fetch = {"squaremcp.infra.sealed_secret": {"certificate_only": True, "certificate_dest": str(cert_dest)}}
+    result = play(kube, tmp_path, [dict(fetch, name="check", check_mode=True)])
+    assert result.rc == 0 and result.task("check")["changed"] and not cert_dest.exists(), result.stdout
+    assert result.task("check")["diff"]["before"] == {}
+    result = play(kube, tmp_path, [dict(fetch, name="fetch"), dict(fetch, name="again")])
+    assert result.rc == 0, result.stdout
+    fetched, again = result.task("fetch"), result.task("again")
+    assert fetched["changed"] and not again["changed"]
+    assert cert_dest.read_text() == key_pair[1]
+    assert fetched["certificate"]["pem"] == key_pair[1] and fetched["certificate"]["key_size"] == 2048
+    assert fetched["diff"]["after"]["sha256"] == fetched["certificate"]["sha256"]
+    assert "sealed_secret" not in fetched and "keys" not in fetched
+    assert len(kube.requests_matching("GET", CERT_PATH)) == 3  # once per run, check mode included
+    assert not [r for r in kube.requests_matching() if r.method in WRITES]
+
+
+def test_certificate_only_refuses_sealing_options(cluster, tmp_path):
+    result = play(cluster, tmp_path, [{
+        "name": "misused", "ignore_errors": True,
+        "squaremcp.infra.sealed_secret": {"certificate_only": True, "name": "x", "namespace": "hermes-mcp",
+                                          "string_data": {"K": CANARY}, "apply": True}}])
+    misused = result.task("misused")
+    assert misused["failed"]
+    assert "certificate_only seals nothing, so name, namespace, string_data, apply cannot be used" in misused["msg"]
+    assert misused["msg"].startswith("certificate of kube-system/sealed-secrets-controller: ")
+    result = play(cluster, tmp_path, [{"name": "nameless", "ignore_errors": True,
+                                       "squaremcp.infra.sealed_secret": {"string_data": {"K": CANARY}}}])
+    assert "certificate_only is False but all of the following are missing: name, namespace" in \
+        result.task("nameless")["msg"]

@@ -193,7 +193,6 @@ def test_failures_name_the_problem_leave_files_untouched_and_never_show_values(t
         assert result["failed"], case
         assert message in result["msg"], (case, result["msg"])
     assert dest.read_text() == "--- {kept: true}\n"
-    assert len(FAILURES) >= 10
 
 
 def test_files_survive_no_log_masking_of_short_values(tmp_path, keys):

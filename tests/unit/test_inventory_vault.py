@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pathlib
 import re
+import urllib.parse
 
+import jinja2
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -44,3 +47,16 @@ def test_no_real_vault_file_is_committed_unencrypted():
         if path.name == "vault.example.yml":
             continue
         assert path.read_text().startswith("$ANSIBLE_VAULT;"), path
+
+
+@pytest.mark.parametrize("inventory", ["production", "lab"])
+def test_database_url_keeps_any_password_intact(inventory):
+    """The DATABASE_URL template must percent-encode every character a URL gives meaning to."""
+    path = ROOT / "inventory" / inventory / "group_vars" / "k8s_control_plane" / "sealed_secrets.yml"
+    secrets = yaml.safe_load(path.read_text())["sealed_secrets_secrets"]
+    template = next(s["string_data"]["DATABASE_URL"] for s in secrets if "DATABASE_URL" in s.get("string_data", {}))
+    password = "p@ss/w:rd?#%&+ x"
+    url = jinja2.Environment().from_string(template).render(vault_hermes_postgres_password=password)
+    parsed = urllib.parse.urlsplit(url)
+    assert urllib.parse.unquote(parsed.password) == password
+    assert (parsed.hostname, parsed.port, parsed.path) == ("postgres.hermes-mcp", 5432, "/hermes")

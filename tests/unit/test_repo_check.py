@@ -127,6 +127,71 @@ def test_positives_are_all_found_and_values_never_printed(tmp_path, private_key_
     assert "ssh/id_ed25519:1: OPENSSH PRIVATE KEY block" in out
 
 
+SEALED = (
+    "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: s, namespace: hermes}\n"
+    "spec:\n  encryptedData:\n    K: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq\n  template:\n"
+    "    metadata: {name: s, namespace: hermes}\n    type: Opaque\n")
+
+
+def any_name_positives():
+    """Plaintext Secrets in files that are not YAML by name: (path, content, what the finding says)."""
+    return {
+        "k8s/hermes-k8s.yaml.bak": (SECRET, "document 2: plaintext Secret hermes/hermes-secrets (stringData keys "
+                                            "SMTP_PASSWORD)"),
+        "notes/db-secret.txt": ("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: hermes}\ndata:\n"
+                                "  DB_PASSWORD: %s\n" % B64, "plaintext Secret hermes/db (data keys DB_PASSWORD)"),
+        "k8s/hermes-secret": (json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "j"},
+                                          "data": {"token": B64}}), "plaintext Secret ?/j (data keys token)"),
+        "docs/setup.md": ("# Setup\n\nApply this first:\n\n```yaml\napiVersion: v1\nkind: Secret\nmetadata:\n"
+                          "  name: smtp\n  namespace: hermes\nstringData:\n  SMTP_PASSWORD: %s\n```\n\nThen run "
+                          "the playbook: it reads kind: Secret objects.\n" % CANARY,
+                          "docs/setup.md:6: embedded plaintext Secret hermes/smtp (stringData keys SMTP_PASSWORD)"),
+        "scripts/bootstrap.sh": ("#!/bin/sh\nset -e\nkubectl apply -f - <<EOF\napiVersion: v1\nkind: Secret\n"
+                                 "metadata:\n  name: oauth\n  namespace: hermes\nstringData:\n  CLIENT_SECRET: %s\n"
+                                 "EOF\necho done\n" % CANARY,
+                                 "scripts/bootstrap.sh:4: embedded plaintext Secret hermes/oauth (stringData keys "
+                                 "CLIENT_SECRET)"),
+        "notes/list.txt": ("Objects to create by hand:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: l}\n"
+                           "    stringData: {K: %s}\n  - apiVersion: v1\n    kind: ConfigMap\n" % CANARY,
+                           "document 1: plaintext Secret ?/l (stringData keys K)"),
+        "notes/dash.txt": ("Paste into the cluster:\n- kind: Secret\n  metadata: {name: m}\n  data: {K: %s}\n"
+                           "@ops: not YAML, so the file is read block by block\n" % B64,
+                           "notes/dash.txt:2: embedded plaintext Secret ?/m (data keys K)"),
+    }
+
+
+def test_plaintext_secrets_are_found_whatever_the_file_name(tmp_path, capsys):
+    cases = any_name_positives()
+    root = make_repo(tmp_path, {name: content for name, (content, _what) in cases.items()})
+    findings = repo_check.check(root)
+    assert sorted(finding.split(":", 1)[0] for finding in findings) == sorted(cases), findings
+    for name, (_content, what) in cases.items():
+        assert any(finding.startswith(name + ":") and what in finding for finding in findings), (name, findings)
+    assert repo_check.main(["--root", root]) == 1
+    out = capsys.readouterr().out
+    assert CANARY not in out and B64 not in out
+
+
+def test_files_of_any_name_without_plaintext_secrets_are_clean(tmp_path):
+    files = {
+        "k8s/sealed.yaml.bak": SEALED,
+        "notes/templated.txt": ("apiVersion: v1\nkind: Secret\nmetadata: {name: t}\nstringData:\n"
+                                "  A: \"{{ vault_a }}\"\n  B: ''\n"),
+        "notes/prose.txt": ("Never commit a manifest with\nkind: Secret\nand data: or stringData: in it; seal it.\n"),
+        "docs/howto.md": ("```yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData:\n"
+                          "  PASSWORD: \"{{ vault_x_password }}\"\n```\n"),
+        "tools/helper.py": ("def secret(name, crt, key):\n    return {\n        \"apiVersion\": \"v1\",\n"
+                            "        \"kind\": \"Secret\",\n        \"metadata\": {\"name\": name},\n"
+                            "        \"data\": {\"tls.crt\": b64(crt), \"tls.key\": b64(key)},\n    }\n"),
+        "k8s/configmap": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {K: V}\n",
+    }
+    root = make_repo(tmp_path, files)
+    binary = tmp_path / "k8s" / "image.bin"
+    binary.write_bytes(b"\0\x01kind: Secret\nstringData:\n  K: %s\n" % CANARY.encode())
+    subprocess.run(["git", "-C", root, "add", "-A"], check=True)
+    assert repo_check.check(root) == []
+
+
 def test_untracked_files_are_checked_but_ignored_ones_are_not(tmp_path):
     root = make_repo(tmp_path, {".gitignore": "local/\n", "README.md": "x\n"})
     (tmp_path / "new.yaml").write_text("kind: Secret\napiVersion: v1\nstringData: {K: %s}\n" % CANARY)
@@ -137,12 +202,8 @@ def test_untracked_files_are_checked_but_ignored_ones_are_not(tmp_path):
 
 def test_negatives_are_clean(tmp_path, private_key_pem, public_pems):
     cert, public = public_pems
-    sealed = (
-        "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: s, namespace: hermes}\n"
-        "spec:\n  encryptedData:\n    K: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq\n  template:\n"
-        "    metadata: {name: s, namespace: hermes}\n    type: Opaque\n")
     files = {
-        "k8s/sealed.yaml": sealed,
+        "k8s/sealed.yaml": SEALED,
         "inventory/production/vault.yml": "$ANSIBLE_VAULT;1.1;AES256\n6134353335\n",
         "roles/y/templates/secret.yaml.j2": (
             "apiVersion: v1\nkind: Secret\nmetadata: {name: '{{ name }}', namespace: hermes}\n"

@@ -1,4 +1,4 @@
-"""Traefik stand-in for the Molecule scenario (the real image cannot be pulled here).
+"""Traefik stand-in for the traefik Molecule scenario and the lab (the real image cannot be pulled here).
 
 `traefik` (no arguments) reads /etc/traefik/traefik.yml like Traefik does, refuses to start when the
 mounted configuration is not what Traefik needs (static file, dynamic DIRECTORY), serves /ping on the

@@ -1,11 +1,12 @@
 # Copyright: (c) 2026, SquareMCP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test-only stand-in for what the Sealed Secrets controller and the kubelet do, against the
-Kubernetes double (stdlib only, runs inside the Molecule instance, talks to 127.0.0.1 only).
+Kubernetes double (stdlib only, runs inside the Molecule instance or the lab host, talks to 127.0.0.1
+only; started by molecule/_shared/tasks/sealed_secrets_controller.yml).
 
 When the controller Deployment appears it first stores the sealing key as a Secret labelled
 sealedsecrets.bitnami.com/sealed-secrets-key=active (as the controller does on its first start; the
-key pair is the scenario's test pair, whose certificate the double's service proxy serves), then
+key pair is a generated test pair, whose certificate the double's service proxy serves), then
 marks the Deployment Available. It keeps the status current (observedGeneration) and never creates
 a second key, so a key deleted by a test stays deleted until restored.
 """

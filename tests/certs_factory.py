@@ -4,7 +4,12 @@
 
 Used by unit, integration, Molecule (via ``python -m tests.certs_factory``) and benchmark code, so
 every test speaks about the same kinds of certificates: valid, expiring, expired, wrong key, wrong
-chain order, garbage, RSA and ECDSA.
+chain order, garbage, RSA and ECDSA, plus what must never be installed (a CA with its key, the
+Sealed Secrets controller's sealing key).
+
+Also the other helpers the certificate tests share: :class:`EdgeTree` (the Traefik tree a sync
+writes, and the options pointing at it), :func:`snapshot`, and tools unpacked from Debian packages
+into ``.cache`` (:func:`promtool`, :func:`debian_python3`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ import base64
 import datetime
 import json
 import os
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -23,6 +32,9 @@ from cryptography.x509.oid import NameOID
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache"
+SEALED_SECRETS_KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 GARBAGE = b"this is not a certificate\n-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
 
 
@@ -159,6 +171,56 @@ class CertFactory(object):
     def garbage(self):
         return Pair(None, self.key(), [], crt=GARBAGE)
 
+    # What must never be installed ------------------------------------------------------------
+    def ca(self, domain=None):
+        """A CA certificate with its key and a valid chain (like a cert-manager CA issuer secret)."""
+        return Pair(self.intermediate, self.inter_key, [self.root])
+
+    def sealing_key(self, domain="sealed-secret"):
+        """Like the Sealed Secrets controller's key: self-signed RSA, NOT a CA (only the label tells)."""
+        return self.issue([domain], kind="rsa", issuer="self")
+
+    def sealing_key_secret(self, name="sealed-secrets-keyx7k2p", namespace="kube-system"):
+        return self.sealing_key().secret(name, namespace, labels={SEALED_SECRETS_KEY_LABEL: "active"})
+
+
+class EdgeTree(object):
+    """What a sync writes on the "host" -- ``traefik/certs/``, ``traefik/dynamic/certificates.yml``,
+    the textfile metrics -- and the options pointing at it: the Kubernetes double (namespace
+    ``edge``) when ``kube`` is given, else the directory source ``src/``."""
+
+    def __init__(self, root, kube=None):
+        self.root = Path(root)
+        self.kube = kube
+        self.src = self.root / "src"
+        self.traefik = self.root / "traefik"
+        self.certs = self.traefik / "certs"
+        self.config = self.traefik / "dynamic" / "certificates.yml"
+        self.metrics = self.root / "textfile" / "squaremcp_certificates.prom"
+        for path in (self.src, self.config.parent, self.metrics.parent):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def options(self, **extra):
+        if self.kube is not None:
+            options = {"kubeconfig": self.kube.kubeconfig_path, "namespaces": ["edge"], "request_timeout": 5}
+        else:
+            options = {"source": "directory", "source_dir": str(self.src)}
+        options.update(dest_dir=str(self.certs), container_cert_dir="/etc/traefik/certs", metrics_path=str(self.metrics))
+        options.update(extra)
+        return options
+
+    def state(self):
+        """What Traefik reads: every file of the tree (bytes and mode) except the lock."""
+        return {path: value for path, value in snapshot(str(self.traefik)).items() if not path.endswith(".lock")}
+
+    def referenced(self):
+        """Certificate file names listed in certificates.yml."""
+        data = yaml.safe_load(self.config.read_text())
+        return sorted(os.path.basename(entry["certFile"]) for entry in data["tls"]["certificates"])
+
+    def files(self):
+        return sorted(p.name for p in self.certs.iterdir() if not p.name.startswith("."))
+
 
 def snapshot(root):
     """``{relative path: (bytes, mode)}`` of every file under ``root`` (the "previous good state")."""
@@ -171,18 +233,69 @@ def snapshot(root):
     return state
 
 
+def unpack_debian_packages(name, packages):
+    """``apt-get download`` + ``dpkg-deb -x`` of ``packages`` into ``.cache/<name>`` (nothing installed,
+    no daemon started), once. Raises ``RuntimeError`` saying why when that is not possible."""
+    target = CACHE / name
+    marker = target / (".unpacked-" + "+".join(packages))
+    if marker.exists():
+        return target
+    download = target / "download"
+    download.mkdir(parents=True, exist_ok=True)
+    fetched = subprocess.run(["apt-get", "download"] + list(packages), cwd=str(download), capture_output=True, text=True,
+                             check=False)
+    if fetched.returncode != 0:
+        raise RuntimeError("apt-get download %s failed (needs Debian's apt mirror): %s" % (" ".join(packages), fetched.stderr))
+    for package in packages:
+        deb = sorted(download.glob("%s_*.deb" % package))[-1]
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+    marker.touch()
+    return target
+
+
+def promtool():
+    """promtool from PATH, or from Debian's prometheus package unpacked into .cache (no daemon)."""
+    found = shutil.which("promtool") or CACHE / "promtool" / "usr" / "bin" / "promtool"
+    if Path(found).exists():
+        return str(found)
+    return str(unpack_debian_packages("promtool", ["prometheus"]) / "usr" / "bin" / "promtool")
+
+
+DEBIAN_PYTHON_PACKAGES = ["python3-cryptography", "python3-cffi-backend", "python3-yaml"]
+
+
+def debian_python3():
+    """``(argv, env)`` running Debian's /usr/bin/python3 with the stdlib and ONLY the libraries the
+    cert_rotation role installs on the edge host (the packages above, unpacked into .cache; ``-S``
+    keeps whatever this machine has in site-packages out). Raises ``RuntimeError`` when impossible."""
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        raise RuntimeError("%s does not exist: the edge host's interpreter is Debian's python3; run on Debian" % python)
+    unpacked = unpack_debian_packages("debian-python3", DEBIAN_PYTHON_PACKAGES)
+    env = {"PYTHONPATH": str(unpacked / "usr" / "lib" / "python3" / "dist-packages")}
+    argv = [python, "-S"]
+    probe = subprocess.run(argv + ["-c", "import cryptography.x509, yaml; print(cryptography.__version__)"],
+                           env=dict(os.environ, **env), capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        raise RuntimeError("Debian's python3 cannot import the unpacked %s: %s" % (", ".join(DEBIAN_PYTHON_PACKAGES), probe.stderr))
+    return argv, env
+
+
 def _main(argv=None):
     """Write TLS secret manifests for Molecule: ``python -m tests.certs_factory OUT.json name=kind ...``."""
     parser = argparse.ArgumentParser(description=_main.__doc__)
     parser.add_argument("output")
     parser.add_argument("--namespace", default="edge")
-    parser.add_argument("specs", nargs="+", help="name=kind[:domain] with kind valid|expiring|expired|wrong_key|wrong_order")
+    parser.add_argument("specs", nargs="+", help="name=kind[:domain] with kind valid|expiring|expired|wrong_key|wrong_order|ca|sealing_key")
     args = parser.parse_args(argv)
     factory = CertFactory()
     secrets = []
     for spec in args.specs:
         name, _sep, rest = spec.partition("=")
         kind, _sep, domain = rest.partition(":")
+        if kind == "sealing_key":  # labelled like the Sealed Secrets controller's key
+            secrets.append(factory.sealing_key_secret(name, args.namespace))
+            continue
         pair = getattr(factory, kind)(domain) if domain else getattr(factory, kind)()
         secrets.append(pair.secret(name, args.namespace))
     with open(args.output, "w") as handle:

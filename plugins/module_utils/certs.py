@@ -9,9 +9,12 @@ the ``cert_rotation`` role):
 1. take the lock, read what is installed (``certificates.yml`` written by a previous run);
 2. read the source (Kubernetes ``kubernetes.io/tls`` secrets or ``<name>.crt``/``<name>.key``
    pairs in a directory) and inspect every pair (PEM, key match, chain order, validity window);
-3. plan: which content-addressed files to write, the new ``certificates.yml``, what to prune;
+   the Sealed Secrets controller's key and CA certificates are never installed;
+3. plan: which content-addressed files to write, the new ``certificates.yml``, what to prune
+   (refused when the source lost too many of the installed certificates at once);
 4. write new cert/key files, then ``certificates.yml`` (atomic), then prune unreferenced files;
-5. optionally write node-exporter textfile metrics describing what Traefik now serves.
+5. optionally write node-exporter textfile metrics describing what Traefik now serves. A run that
+   cannot even start still writes ``failed 1`` (:func:`record_failure`), so no failure is silent.
 
 A refused certificate never replaces anything: its previously installed files stay referenced.
 Nothing here ever puts key material in a message, a return value or a diff.
@@ -74,10 +77,16 @@ PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----
 COMMENT_SAFE = re.compile(r"[^A-Za-z0-9.*_:/ -]")
 ACTIONS = ("added", "updated", "unchanged", "skipped", "refused", "removed", "kept")
 ON_EXPIRING = ("fail", "warn", "skip")
+# The Sealed Secrets controller keeps its private sealing key as a kubernetes.io/tls Secret with this label.
+SEALED_SECRETS_KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 
 
 class CertError(Exception):
     """A certificate/key pair cannot be installed; the message is the reason (no key material)."""
+
+
+class CertSkipped(CertError):
+    """A pair that must never be served by Traefik (a CA's key); reported as skipped, never installed."""
 
 
 class SyncError(Exception):
@@ -97,6 +106,20 @@ def _utc(cert, attr):
     if value is None:  # cryptography < 42
         value = getattr(cert, attr).replace(tzinfo=UTC)
     return value
+
+
+def not_before(cert):
+    """``notBefore`` of an ``x509.Certificate`` as an aware UTC datetime, on every cryptography version."""
+    return _utc(cert, "not_valid_before")
+
+
+def not_after(cert):
+    """``notAfter`` of an ``x509.Certificate`` as an aware UTC datetime, on every cryptography version.
+
+    With :func:`load_chain` (PEM text -> certificates, :class:`CertError` with a reason otherwise) this is
+    all other module_utils (e.g. sealing.py) need to read a PEM certificate and its expiry.
+    """
+    return _utc(cert, "not_valid_after")
 
 
 def _iso(value):
@@ -259,20 +282,19 @@ def _key_type(public_key):
 
 def describe(cert, now=None):
     """Facts about one certificate (what the ``cert_info`` filter returns)."""
-    not_after = _utc(cert, "not_valid_after")
-    not_before = _utc(cert, "not_valid_before")
-    left = days_left(not_after, now)
+    expires = not_after(cert)
+    left = days_left(expires, now)
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "common_name": next(iter(a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)), None),
         "domains": domains_of(cert),
         "subject_alt_name": _san_strings(cert),
-        "not_before": _iso(not_before),
-        "not_after": _iso(not_after),
-        "not_after_timestamp": int(not_after.timestamp()),
+        "not_before": _iso(not_before(cert)),
+        "not_after": _iso(expires),
+        "not_after_timestamp": int(expires.timestamp()),
         "days_left": left,
-        "expired": _now(now) >= not_after,
+        "expired": _now(now) >= expires,
         "fingerprint": fingerprint(cert),
         "serial_number": cert.serial_number,
         "public_key_type": _key_type(cert.public_key()),
@@ -309,6 +331,10 @@ def inspect_pair(cert_pem, key_pem, now=None, labels=("tls.crt", "tls.key")):
     """
     chain = load_chain(cert_pem, labels[0])
     private_key = load_key(key_pem, labels[1])
+    if _is_ca(chain[0]) and key_matches(chain[0], private_key):
+        raise CertSkipped(
+            "a CA certificate (%s, basicConstraints CA:TRUE) with its key, e.g. a cert-manager CA or webhook CA: "
+            "never served by Traefik; narrow namespaces/label_selector/names to exclude it" % _label(chain[0]))
     check_chain(chain, private_key, labels[0])
     info = describe(chain[0], now)
     current = _now(now)
@@ -317,7 +343,7 @@ def inspect_pair(cert_pem, key_pem, now=None, labels=("tls.crt", "tls.key")):
             "expired on %s (%d days ago): renew it (for cert-manager: check the Certificate's status and the issuer)"
             % (info["not_after"], -info["days_left"])
         )
-    if _utc(chain[0], "not_valid_before") > current:
+    if not_before(chain[0]) > current:
         raise CertError("not valid before %s: fix the host clock or wait for that date" % info["not_before"])
     cert_bytes = b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain)
     key_bytes = private_key.private_bytes(
@@ -331,17 +357,20 @@ def inspect_pair(cert_pem, key_pem, now=None, labels=("tls.crt", "tls.key")):
 
 
 class SourceItem(object):
-    """One certificate/key pair as the source holds it, or the reason it cannot be read."""
+    """One certificate/key pair as the source holds it, the reason it cannot be read (``problem``:
+    refused) or the reason it must never be installed (``excluded``: skipped, key not even decoded)."""
 
-    __slots__ = ("namespace", "name", "cert_pem", "key_pem", "problem", "labels")
+    __slots__ = ("namespace", "name", "cert_pem", "key_pem", "problem", "labels", "excluded")
 
-    def __init__(self, namespace, name, cert_pem=None, key_pem=None, problem=None, labels=("tls.crt", "tls.key")):
+    def __init__(self, namespace, name, cert_pem=None, key_pem=None, problem=None, labels=("tls.crt", "tls.key"),
+                 excluded=None):
         self.namespace = namespace or ""
         self.name = name
         self.cert_pem = cert_pem
         self.key_pem = key_pem
         self.problem = problem
         self.labels = labels
+        self.excluded = excluded
 
     @property
     def ident(self):
@@ -425,6 +454,10 @@ def _read(path):
 
 def _secret_item(secret):
     meta = secret.metadata
+    if SEALED_SECRETS_KEY_LABEL in (meta.labels or {}):
+        return SourceItem(meta.namespace, meta.name, excluded=(
+            "the Sealed Secrets controller's private sealing key (label %s): it never leaves the cluster"
+            % SEALED_SECRETS_KEY_LABEL))
     data = secret.data or {}
     missing = [field for field in ("tls.crt", "tls.key") if not data.get(field)]
     if missing:
@@ -576,6 +609,11 @@ class Options(object):
 
     def __init__(self, params):
         self.source = params.get("source") or "kubernetes"
+        self.namespaces = list(params.get("namespaces") or [])
+        self.label_selector = params.get("label_selector") or None
+        self.names = list(params.get("names") or [])
+        self.all_namespaces = bool(params.get("all_namespaces"))
+        self.source_dir = params.get("source_dir") or None
         self.dest_dir = os.path.abspath(params["dest_dir"])
         config_path = params.get("config_path") or os.path.join("dynamic", "certificates.yml")
         # Relative to the Traefik config directory, the parent of dest_dir (<traefik>/certs).
@@ -591,10 +629,37 @@ class Options(object):
         self.report_path = params.get("report_path") or None
         self.lock_file = params.get("lock_file") or os.path.join(self.dest_dir, LOCK_NAME)
         self.lock_timeout = float(params.get("lock_timeout") if params.get("lock_timeout") is not None else 60)
+        self.allow_empty = bool(params.get("allow_empty"))
+        ratio = params.get("max_prune_ratio")
+        self.max_prune_ratio = float(ratio) if ratio is not None else 0.5
         if self.on_expiring not in ON_EXPIRING:
             raise SyncError("on_expiring must be one of %s, not %r" % (", ".join(ON_EXPIRING), self.on_expiring))
         if self.min_days_valid < 0:
             raise SyncError("min_days_valid must be 0 or more, not %d" % self.min_days_valid)
+        if not 0 <= self.max_prune_ratio <= 1:
+            raise SyncError("max_prune_ratio must be between 0 and 1, not %s" % ratio)
+        if self.source == "kubernetes":
+            self._check_scope()
+
+    def _check_scope(self):
+        """A run reads what it was pointed at, never the whole cluster by accident."""
+        if self.all_namespaces and self.namespaces:
+            raise SyncError("all_namespaces=true and namespaces exclude each other: keep one of them")
+        if not (self.all_namespaces or self.namespaces or self.label_selector or self.names):
+            raise SyncError(
+                "no selection: set namespaces (e.g. [edge]), label_selector or names; or set all_namespaces=true to read "
+                "every TLS secret of the cluster (Sealed Secrets keys and CA certificates are skipped even then)")
+
+    def selection(self):
+        """What the source was asked for, in the words of the options (for messages)."""
+        if self.source == "directory":
+            return "source_dir %s" % self.source_dir
+        parts = ["namespaces %s" % ", ".join(self.namespaces) if self.namespaces else "all namespaces"]
+        if self.label_selector:
+            parts.append("label_selector %s" % self.label_selector)
+        if self.names:
+            parts.append("names %s" % ", ".join(self.names))
+        return ", ".join(parts)
 
     @property
     def namespaced(self):
@@ -612,6 +677,7 @@ class Plan(object):
         self.default_key = None
         self.prune = []          # paths no longer referenced
         self.warnings = []
+        self.excluded = set()    # keys never installed whatever they hold (sealing key, CA)
 
 
 def _entry_result(namespace, name, action, reason=None, info=None, files=None, installed=None):
@@ -660,9 +726,15 @@ def make_plan(items, installed, options, now=None):
         seen.add(item.key)
         previous = installed.entries.get(item.key)
         inspected, reason = None, item.problem
+        if item.excluded:
+            _exclude(plan, item, item.excluded, previous, None)
+            continue
         if reason is None:
             try:
                 inspected = inspect_pair(item.cert_pem, item.key_pem, now, item.labels)
+            except CertSkipped as exc:
+                _exclude(plan, item, str(exc), previous, _source_info(item, now))
+                continue
             except CertError as exc:
                 reason = str(exc)
         if inspected is not None and inspected.info["days_left"] < options.min_days_valid:
@@ -680,7 +752,10 @@ def make_plan(items, installed, options, now=None):
             continue
         _keep_previous(plan, options, item.namespace, item.name, item.key, previous, "refused", reason,
                        _source_info(item, now), now)
-    for key in sorted(set(installed.entries) - seen):
+    vanished = sorted(set(installed.entries) - seen)
+    if options.prune and vanished:
+        _check_prune(vanished, len(seen - plan.excluded), installed, options)
+    for key in vanished:
         namespace, name = split_key(key, options.namespaced)
         if options.prune:
             plan.results.append(_entry_result(namespace, name, "removed", "no longer in the source (prune)"))
@@ -694,6 +769,37 @@ def make_plan(items, installed, options, now=None):
     plan.config_text = render_config(plan.served, options.container_cert_dir, plan.default_key)
     plan.prune = _unreferenced(options.dest_dir, plan.served)
     return plan
+
+
+def _exclude(plan, item, reason, previous, info):
+    """Never install ``item``; files an earlier version of this code installed for it are pruned."""
+    if previous is not None:
+        reason = "%s (its previously installed files are removed)" % reason
+    plan.excluded.add(item.key)
+    plan.results.append(_entry_result(item.namespace, item.name, "skipped", reason, info))
+
+
+def _check_prune(vanished, usable, installed, options):
+    """Refuse a run that would remove all (or too many) installed certificates at once.
+
+    A typo in ``namespaces``, a wrong ``label_selector`` or an empty mount looks exactly like
+    every secret being deleted; Traefik would then serve its default certificate everywhere.
+    """
+    names = ", ".join(ident_of(*split_key(key, options.namespaced)) for key in vanished[:10])
+    names += ", ..." if len(vanished) > 10 else ""
+    if not usable:
+        if not options.allow_empty:
+            raise SyncError(
+                "the source (%s) returned no certificate while %d certificate(s) are installed (%s): refusing to remove them all; "
+                "nothing was changed. Check the selection for a typo; if every certificate really is gone, run once "
+                "with allow_empty=true" % (options.selection(), len(installed.entries), names))
+        return
+    if len(vanished) > options.max_prune_ratio * len(installed.entries):
+        raise SyncError(
+            "%d of the %d installed certificates are no longer in the source (%s): %s; removing more than "
+            "max_prune_ratio %g of them at once is refused, nothing was changed. Check the selection; if they "
+            "really are gone, run once with a higher max_prune_ratio (1 allows any)"
+            % (len(vanished), len(installed.entries), options.selection(), names, options.max_prune_ratio))
 
 
 def _install(plan, options, item, inspected, previous, note):
@@ -800,7 +906,10 @@ METRICS = (
     ("squaremcp_certificate_sync_last_run_timestamp_seconds", "Unix time of the last sync run."),
     ("squaremcp_certificate_sync_last_success_timestamp_seconds", "Unix time of the last successful sync run."),
 )
+FAILED_METRIC = "squaremcp_certificate_sync_failed"
+LAST_RUN_METRIC = "squaremcp_certificate_sync_last_run_timestamp_seconds"
 LAST_SUCCESS = re.compile(r"^squaremcp_certificate_sync_last_success_timestamp_seconds (\S+)$", re.MULTILINE)
+SAMPLE = re.compile(r"^(?P<name>squaremcp_certificate_[a-z_]+)(?P<labels>\{.*\})? (?P<value>\S+)$")
 
 
 def _label_value(value):
@@ -838,10 +947,28 @@ def render_metrics(served, expiring, refused, failed, min_days_valid, now=None, 
     samples["squaremcp_certificate_sync_expiring"].append(("", "%d" % len(expiring)))
     samples["squaremcp_certificate_sync_refused"].append(("", "%d" % len(refused)))
     samples["squaremcp_certificate_sync_min_valid_seconds"].append(("", "%d" % (min_days_valid * SECONDS_PER_DAY)))
-    samples["squaremcp_certificate_sync_failed"].append(("", "1" if failed else "0"))
-    samples["squaremcp_certificate_sync_last_run_timestamp_seconds"].append(("", "%.3f" % stamp))
+    samples[FAILED_METRIC].append(("", "1" if failed else "0"))
+    samples[LAST_RUN_METRIC].append(("", "%.3f" % stamp))
     if last_success is not None:
         samples["squaremcp_certificate_sync_last_success_timestamp_seconds"].append(("", "%.3f" % last_success))
+    return _exposition(samples)
+
+
+def render_failure_metrics(previous_text, now=None):
+    """Metrics of a run that could not start: ``failed 1`` and the run time; every other series
+    (expiry per certificate, counts, threshold, last success) carried over from ``previous_text``,
+    so expiry alerts keep working while the sync is broken."""
+    samples = {name: [] for name, _help in METRICS}
+    for line in (previous_text or "").splitlines():
+        match = SAMPLE.match(line)
+        if match and match.group("name") in samples:
+            samples[match.group("name")].append((match.group("labels") or "", match.group("value")))
+    samples[FAILED_METRIC] = [("", "1")]
+    samples[LAST_RUN_METRIC] = [("", "%.3f" % _now(now).timestamp())]
+    return _exposition(samples)
+
+
+def _exposition(samples):
     lines = []
     for name, help_text in METRICS:
         if not samples[name]:
@@ -891,7 +1018,7 @@ def _expiring(plan, options):
     """Idents whose best version (served, else the source's) expires within min_days_valid."""
     out = []
     for cert in plan.results:
-        if cert["action"] == "removed":
+        if cert["action"] == "removed" or file_key(cert["namespace"], cert["name"]) in plan.excluded:
             continue
         best = cert["installed"] if cert["action"] in ("refused", "skipped", "kept") else cert
         if (best or {}).get("days_left") is None and cert["action"] in ("refused", "skipped"):
@@ -922,13 +1049,56 @@ def run(module, params, fetch, now=None):
     ``fetch()`` returns the source's :class:`SourceItem` list or raises :class:`SyncError`.
     Returns the outcome dict (``failed`` tells whether the caller must fail; ``report`` is the
     text of :func:`render_report`); raises
-    :class:`SyncError` only when nothing could be decided (bad options, lock, unreadable state).
+    :class:`SyncError` only when nothing could be decided (bad options, missing library, lock,
+    unreadable state) -- after :func:`record_failure` wrote the failed metrics and report.
     """
+    now = _now(now)
+    try:
+        return _run(module, params, fetch, now)
+    except SyncError as exc:
+        problem = record_failure(module, params, str(exc), now)
+        if problem:
+            raise SyncError("%s (%s)" % (exc, problem)) from exc
+        raise
+    except Exception as exc:  # a bug must not look like a healthy sync either
+        record_failure(module, params, "unexpected %s: %s" % (type(exc).__name__, exc), now)
+        raise
+
+
+def record_failure(module, params, error, now=None):
+    """Write ``failed 1`` metrics (:func:`render_failure_metrics`) and the report of a run that could
+    not start, to the paths ``params`` names (nothing in check mode). Returns what could not be
+    written, or ``None``. Also after a lock timeout: the write is atomic, and the lock holder's own
+    write, coming later, then wins."""
+    params = params if isinstance(params, dict) else {}
+    if getattr(module, "check_mode", False):
+        return None
+    now = _now(now)
+    problems = []
+    metrics_path = params.get("metrics_path")
+    if metrics_path:
+        try:
+            previous = fileio.read_bytes(metrics_path)
+            text = render_failure_metrics(previous.decode("utf-8", "replace") if previous else None, now)
+            fileio.write_files(module, [{"path": metrics_path, "content": text.encode("utf-8"), "mode": "0644"}])
+        except (fileio.FileError, OSError) as exc:
+            problems.append("metrics not written: %s" % exc)
+    report_path = params.get("report_path")
+    if report_path:
+        report = render_report({"run_at": _iso(now), "failed": True, "error": error, "certificates": [],
+                                "expiring": [], "refused": []})
+        try:
+            fileio.write_files(module, [{"path": report_path, "content": report.encode("utf-8"), "mode": "0644"}])
+        except (fileio.FileError, OSError) as exc:
+            problems.append("report not written: %s" % exc)
+    return "; ".join(problems) or None
+
+
+def _run(module, params, fetch, now):
     for present, library, package in ((HAS_CRYPTOGRAPHY, "cryptography", "python3-cryptography"), (HAS_YAML, "PyYAML", "python3-yaml")):
         if not present:
             raise SyncError("the Python library %s is missing: install it (Debian: %s)" % (library, package))
     options = Options(params)
-    now = _now(now)
     outcome = {"changed": False, "failed": False, "msg": "", "certificates": [], "expiring": [], "refused": [],
                "warnings": [], "written": [], "removed": [], "config_path": options.config_path,
                "run_at": _iso(now), "check_mode": bool(module.check_mode)}
@@ -949,7 +1119,7 @@ def run(module, params, fetch, now=None):
                 fileio.check_writable_dir(os.path.join(options.dest_dir, LOCK_NAME))
         except (SyncError, fileio.FileError) as exc:
             outcome.update(failed=True, msg=str(exc), error=str(exc))
-            return _finish(module, options, outcome, _served_from_installed(installed, options, now), now)
+            return _finish_unchanged(module, options, outcome, installed, now)
         outcome.update(certificates=plan.results, warnings=plan.warnings, expiring=_expiring(plan, options))
         outcome["refused"] = [ident_of(c["namespace"], c["name"]) for c in plan.results if c["action"] == "refused"]
         outcome["diff"].update(after=plan.config_text, after_header=options.config_path)
@@ -961,7 +1131,7 @@ def run(module, params, fetch, now=None):
         except fileio.FileError as exc:
             error = "%s; %s still references the previous files" % (exc, options.config_path)
             outcome.update(failed=True, msg=error, error=error)
-            return _finish(module, options, outcome, _served_from_installed(installed, options, now), now)
+            return _finish_unchanged(module, options, outcome, installed, now)
         outcome["written"] = files["written"] + config["written"]
         try:
             outcome["removed"] = fileio.remove_files(module, plan.prune)
@@ -978,11 +1148,20 @@ def run(module, params, fetch, now=None):
         if problems:
             outcome.update(failed=True, msg=". ".join(problems))
         else:
-            outcome["msg"] = "%d certificate(s) in place, %d expiring" % (len(served), len(outcome["expiring"]))
+            outcome["msg"] = "%d certificate(s) in place, %d expiring%s" % (
+                len(served), len(outcome["expiring"]), ", %d skipped (never installed)" % len(plan.excluded) if plan.excluded else "")
         return _finish(module, options, outcome, served, now)
     finally:
         if lock is not None:
             lock.release()
+
+
+def _finish_unchanged(module, options, outcome, installed, now):
+    """Finish a failed run that changed nothing: what Traefik still serves, and which of it is expiring."""
+    served = _served_from_installed(installed, options, now)
+    outcome["expiring"] = sorted(ident_of(entry["namespace"], entry["name"]) for entry in served.values()
+                                 if entry["info"]["days_left"] < options.min_days_valid)
+    return _finish(module, options, outcome, served, now)
 
 
 def _finish(module, options, outcome, served, now):

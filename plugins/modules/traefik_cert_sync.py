@@ -18,13 +18,24 @@ description:
     (each certificate issued by the next one: names and signature), C(notBefore) is past and C(notAfter) is not.'
   - An expired, mismatched, unordered or unreadable pair is never installed and is reported by name with the reason;
     the files installed for that name by an earlier run stay in place and stay referenced.
+  - 'Never installed, whatever the selection, and reported as V(skipped) with the reason: Secrets labelled
+    C(sealedsecrets.bitnami.com/sealed-secrets-key) (the Sealed Secrets controller keeps its private sealing key as a
+    C(kubernetes.io/tls) Secret; its key is not even decoded) and pairs whose certificate is a CA (basicConstraints
+    C(CA:TRUE)) with its key, such as cert-manager CA issuer or webhook CA secrets. Files an earlier run installed
+    for such a Secret are removed.'
   - Files are content-addressed (C(<namespace>_<name>_<digest>.crt|key), digest = first 16 hex digits of the SHA-256 of
     the certificate file), so every change gives Traefik new file names in the watched dynamic configuration.
     Keys are mode C(0600) from the first byte; certificates C(0644).
   - Writes the C(tls.certificates) list (and optionally C(tls.stores.default.defaultCertificate)) to its own dynamic
     file O(config_path), with paths as the Traefik container sees them (O(container_cert_dir)).
   - 'Order of writes for crash safety: new certificate and key files, then O(config_path) (atomic rename), then removal
-    of files no longer referenced. An unchanged source writes nothing at all.'
+    of files no longer referenced.'
+  - An unchanged source writes nothing in O(dest_dir) and leaves O(config_path) untouched (same inode and mtime). Only
+    O(metrics_path) and O(report_path), when set, are rewritten on every run, because they carry the time of the run;
+    that is not reported as a change.
+  - A run that would remove every installed certificate because the source returned none (a typo in O(namespaces),
+    a wrong O(label_selector), an empty O(source_dir)), or more than O(max_prune_ratio) of them, fails and changes
+    nothing; see O(allow_empty) and O(max_prune_ratio).
   - A lock file (O(lock_file)) keeps a timer run and a manual run from interleaving.
   - Key material never appears in the result, the diff, warnings or error messages.
 options:
@@ -40,11 +51,21 @@ options:
     default: kubernetes
   namespaces:
     description:
-      - Namespaces to read secrets from. Empty means all namespaces.
+      - Namespaces to read secrets from.
+      - With O(source=kubernetes) at least one of O(namespaces), O(label_selector), O(names) or O(all_namespaces=true)
+        is required, so a forgotten option never installs every TLS Secret of the cluster.
       - Only for O(source=kubernetes).
     type: list
     elements: str
     default: []
+  all_namespaces:
+    description:
+      - Read TLS Secrets of every namespace (optionally narrowed by O(label_selector) or O(names)).
+      - The explicit opt-in for a cluster-wide read; excludes O(namespaces). Sealed Secrets keys and CA certificates are
+        skipped even then.
+      - Only for O(source=kubernetes).
+    type: bool
+    default: false
   label_selector:
     description:
       - Kubernetes label selector the secrets must match, for example C(squaremcp.com/edge=true).
@@ -105,6 +126,20 @@ options:
       - Superseded files of a renewed certificate are always removed once the new configuration is in place.
     type: bool
     default: true
+  allow_empty:
+    description:
+      - Allow a source that returns no certificate at all to remove every installed certificate (O(prune=true)).
+      - By default such a run fails, names the certificates it would have removed and changes nothing.
+    type: bool
+    default: false
+  max_prune_ratio:
+    description:
+      - The largest fraction (0 to 1) of the installed certificates one run may remove because their source is gone.
+        A run that would remove more fails and changes nothing; run once with a higher value (V(1) allows any) when
+        the certificates really are gone.
+      - A source that returns no certificate at all is governed by O(allow_empty) instead.
+    type: float
+    default: 0.5
   default_certificate:
     description:
       - Name (C(name) or C(namespace/name)) of the certificate Traefik serves when no SNI matches
@@ -127,12 +162,16 @@ options:
         C(squaremcp_certificate_sync_expiring), C(squaremcp_certificate_sync_refused), C(squaremcp_certificate_sync_failed),
         C(squaremcp_certificate_sync_min_valid_seconds), C(squaremcp_certificate_sync_last_run_timestamp_seconds),
         C(squaremcp_certificate_sync_last_success_timestamp_seconds).'
-      - This file carries the run time, so it is rewritten on every run; that does not count as a change.
+      - Also a run that cannot start (bad options, missing Python library, lock timeout, unreadable O(config_path),
+        uncreatable O(dest_dir)) writes it, with C(squaremcp_certificate_sync_failed 1) and the other series carried over
+        from the previous file, so an alert can fire.
+      - This file carries the run time, so it is rewritten on every run, also an unchanged one; that does not count as
+        a change.
     type: path
   report_path:
     description:
       - When set, the RV(report) text is also written to this file after every run (also failed ones), atomically.
-      - Like O(metrics_path) it is rewritten on every run and that does not count as a change.
+      - Like O(metrics_path) it is rewritten on every run, also an unchanged one, and that does not count as a change.
     type: path
   lock_file:
     description:
@@ -149,7 +188,7 @@ requirements:
   - cryptography >= 3.3 (Python library)
   - PyYAML (Python library)
 notes:
-  - The Kubernetes identity needs C(list) on C(secrets) in O(namespaces) (or cluster-wide).
+  - The Kubernetes identity needs C(list) on C(secrets) in O(namespaces) (or cluster-wide with O(all_namespaces)).
   - The task fails (after installing every acceptable certificate) when a certificate is refused or, with
     O(on_expiring=fail), expiring. RV(certificates) then says per certificate what happened.
 attributes:
@@ -181,6 +220,14 @@ EXAMPLES = r"""
     default_certificate: edge/squaremcp-com-tls
     metrics_path: /var/lib/prometheus/node-exporter/squaremcp_certificates.prom
   register: cert_sync
+
+- name: Every namespace, but only the secrets labelled for the edge (an explicit cluster-wide read)
+  squaremcp.infra.traefik_cert_sync:
+    kubeconfig: /var/snap/microk8s/current/credentials/client.config
+    all_namespaces: true
+    label_selector: squaremcp.com/edge=true
+    dest_dir: /opt/traefik/certs
+    container_cert_dir: /etc/traefik/certs
 
 - name: Migrate today's hand-copied files (no Kubernetes)
   squaremcp.infra.traefik_cert_sync:
@@ -282,6 +329,7 @@ def argument_spec():
     spec = dict(
         source=dict(type="str", choices=["kubernetes", "directory"], default="kubernetes"),
         namespaces=dict(type="list", elements="str", default=[]),
+        all_namespaces=dict(type="bool", default=False),
         label_selector=dict(type="str"),
         names=dict(type="list", elements="str", default=[]),
         source_dir=dict(type="path"),
@@ -292,6 +340,8 @@ def argument_spec():
         min_days_valid=dict(type="int", default=14),
         on_expiring=dict(type="str", choices=list(certs.ON_EXPIRING), default="fail"),
         prune=dict(type="bool", default=True),
+        allow_empty=dict(type="bool", default=False),
+        max_prune_ratio=dict(type="float", default=0.5),
         default_certificate=dict(type="str"),
         owner=dict(type="str"),
         group=dict(type="str"),
@@ -310,10 +360,16 @@ def main():
         required_if=[("source", "directory", ["source_dir"])],
         supports_check_mode=True,
     )
+    missing = []
     if not certs.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=certs.CRYPTOGRAPHY_IMPORT_ERROR)
+        missing.append(("cryptography", certs.CRYPTOGRAPHY_IMPORT_ERROR))
     if module.params["source"] == "kubernetes" and not k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=k8s.KUBERNETES_IMPORT_ERROR)
+        missing.append(("kubernetes", k8s.KUBERNETES_IMPORT_ERROR))
+    if missing:
+        library, error = missing[0]
+        msg = missing_required_lib(library)
+        certs.record_failure(module, module.params, msg)  # a run that cannot start still shows in the metrics
+        module.fail_json(msg=msg, exception=error)
     try:
         outcome = certs.run(module, module.params, certs.source_reader(module.params))
     except certs.SyncError as exc:

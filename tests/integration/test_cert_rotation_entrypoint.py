@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """The host entry point of roles/cert_rotation (what the systemd service runs), laid out as the role
-installs it, under this venv's Python and under Debian's /usr/bin/python3 (cryptography 38, the
-version the edge host gets); its textfile metrics checked by promtool.
+installs it, under this venv's Python and under Debian's /usr/bin/python3 with only the Debian
+packages the role installs (cryptography 38 on bookworm, unpacked into .cache: never skipped, a
+machine that cannot provide them fails the test); its textfile metrics checked by promtool.
 """
 
 from __future__ import annotations
@@ -15,36 +16,31 @@ from pathlib import Path
 
 import pytest
 
+from tests import certs_factory
 from tests.certs_factory import CertFactory, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "roles" / "cert_rotation" / "files" / "squaremcp_cert_sync.py"
-PROMTOOL_CACHE = ROOT / ".cache" / "promtool"
 FACTORY = CertFactory()
-
-
-def _has_libraries(python):
-    return subprocess.run([python, "-c", "import cryptography, yaml"], capture_output=True, check=False).returncode == 0
-
-
-INTERPRETERS = [pytest.param(sys.executable, id="venv")]
-if os.path.exists("/usr/bin/python3") and _has_libraries("/usr/bin/python3"):
-    INTERPRETERS.append(pytest.param("/usr/bin/python3", id="debian-python3"))
 
 
 @pytest.fixture(scope="session")
 def promtool():
-    """promtool from PATH, or from Debian's prometheus package unpacked into .cache (no daemon)."""
-    found = shutil.which("promtool") or (PROMTOOL_CACHE / "usr" / "bin" / "promtool")
-    if Path(found).exists():
-        return str(found)
-    download = PROMTOOL_CACHE / "download"
-    download.mkdir(parents=True, exist_ok=True)
-    fetched = subprocess.run(["apt-get", "download", "prometheus"], cwd=download, capture_output=True, text=True, check=False)
-    assert fetched.returncode == 0, "apt-get download prometheus failed: %s" % fetched.stderr
-    deb = next(download.glob("prometheus_*.deb"))
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(PROMTOOL_CACHE)], check=True)
-    return str(PROMTOOL_CACHE / "usr" / "bin" / "promtool")
+    try:
+        return certs_factory.promtool()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session", params=["venv", "debian-python3"])
+def python(request):
+    """``(argv, env)`` of the interpreter running the entry point."""
+    if request.param == "venv":
+        return [sys.executable], {}
+    try:
+        return certs_factory.debian_python3()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def check_metrics(promtool, text):
@@ -76,15 +72,28 @@ def write_config(host, **options):
     return path
 
 
+VENV = ([sys.executable], {})
+
+
 def run_entry(host, python, *args, env=None):
     # Never the checkout on sys.path: the entry point must find the code it was installed with.
+    argv, extra = python
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment.update(extra)
     environment.update(env or {})
-    return subprocess.run([python, str(host / "install" / ENTRY.name)] + list(args), capture_output=True, text=True,
+    return subprocess.run(argv + [str(host / "install" / ENTRY.name)] + list(args), capture_output=True, text=True,
                           env=environment, cwd=str(host), check=False)
 
 
-@pytest.mark.parametrize("python", INTERPRETERS)
+def test_debian_interpreter_uses_only_the_packages_the_role_installs(host, python):
+    argv, env = python
+    probe = subprocess.run(argv + ["-c", "import cryptography, yaml, sys; print(cryptography.__version__, yaml.__file__)"],
+                           env=dict(os.environ, **env), capture_output=True, text=True, check=False)
+    assert probe.returncode == 0, probe.stderr
+    if argv[0] == "/usr/bin/python3":
+        assert probe.stdout.startswith("38.") and str(certs_factory.CACHE) in probe.stdout
+
+
 def test_entry_point_syncs_reports_and_exits(host, python, promtool):
     FACTORY.valid("shop.example.com", kind="rsa").write(str(host / "src"), "shop")
     FACTORY.valid("api.example.com").write(str(host / "src"), "api")
@@ -107,7 +116,6 @@ def test_entry_point_syncs_reports_and_exits(host, python, promtool):
     assert {k: v for k, v in snapshot(str(host / "traefik")).items() if not k.endswith(".lock")} == state
 
 
-@pytest.mark.parametrize("python", INTERPRETERS)
 def test_entry_point_fails_on_refusal_and_keeps_state(host, python, promtool):
     FACTORY.valid("shop.example.com").write(str(host / "src"), "shop")
     config = write_config(host)
@@ -129,24 +137,73 @@ def test_entry_point_fails_on_refusal_and_keeps_state(host, python, promtool):
 
 
 def test_entry_point_bad_configuration(host):
-    missing = run_entry(host, sys.executable, "--config", str(host / "nope.json"))
+    missing = run_entry(host, VENV, "--config", str(host / "nope.json"))
     assert missing.returncode == 2 and "nope.json" in missing.stderr
     config = write_config(host, on_expiring="ignore")
-    wrong = run_entry(host, sys.executable, "--validate", "--config", str(config))
+    wrong = run_entry(host, VENV, "--validate", "--config", str(config))
     assert wrong.returncode == 2 and "on_expiring must be one of fail, warn, skip" in wrong.stderr
     (host / "empty.json").write_text("{}")
-    empty = run_entry(host, sys.executable, "--config", str(host / "empty.json"))
+    empty = run_entry(host, VENV, "--config", str(host / "empty.json"))
     assert empty.returncode == 2 and "at least dest_dir" in empty.stderr
+    unscoped = write_config(host, source="kubernetes", kubeconfig=str(host / "kubeconfig"))
+    scope = run_entry(host, VENV, "--validate", "--config", str(unscoped))
+    assert scope.returncode == 2 and "no selection: set namespaces" in scope.stderr
+    assert not (host / "textfile" / "squaremcp_certificates.prom").exists()  # --validate never writes metrics
+
+
+def _failed_sample(metrics):
+    return [line for line in metrics.splitlines() if line.startswith("squaremcp_certificate_sync_failed ")]
+
+
+@pytest.mark.parametrize("case", ["unreadable-config", "invalid-option", "corrupt-certificates-yml", "lock-timeout"])
+def test_run_that_cannot_start_exits_2_and_writes_failed_metrics(host, python, promtool, case):
+    """The timer's service: every way a run can fail to start leaves failed 1 (expiry series kept) for the alert."""
+    FACTORY.valid("shop.example.com").write(str(host / "src"), "shop")
+    config = write_config(host)
+    metrics_path = host / "textfile" / "squaremcp_certificates.prom"
+    assert run_entry(host, python, "--config", str(config), "--metrics-path", str(metrics_path)).returncode == 0
+    good = metrics_path.read_text()
+    assert _failed_sample(good) == ["squaremcp_certificate_sync_failed 0"]
+    holder = None
+    if case == "unreadable-config":
+        config.write_text("{not json")
+    elif case == "invalid-option":
+        config = write_config(host, min_days_valid=-1)
+    elif case == "corrupt-certificates-yml":
+        (host / "traefik" / "dynamic" / "certificates.yml").write_text("tls: [\n")
+    else:
+        config = write_config(host, lock_timeout=1)
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)\n"),
+            str(host / "traefik" / "certs" / ".traefik_cert_sync.lock")], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "locked"
+    try:
+        failed = run_entry(host, python, "--config", str(config), "--metrics-path", str(metrics_path))
+    finally:
+        if holder is not None:
+            holder.kill()
+            holder.wait()
+    assert failed.returncode == 2 and failed.stderr.startswith("squaremcp-cert-sync: "), failed.stderr
+    metrics = metrics_path.read_text()
+    assert _failed_sample(metrics) == ["squaremcp_certificate_sync_failed 1"]
+    for kept in ("squaremcp_certificate_expiry_timestamp_seconds{", "squaremcp_certificate_sync_certificates 1\n",
+                 "squaremcp_certificate_sync_last_success_timestamp_seconds "):
+        assert kept in metrics
+    assert [line for line in metrics.splitlines() if "last_success" in line] == [
+        line for line in good.splitlines() if "last_success" in line]
+    checked = check_metrics(promtool, metrics)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_entry_point_against_the_kubernetes_double(kube, host, promtool):
     kube.create(FACTORY.valid("shop.example.com").secret("shop-tls", "edge"))
     config = write_config(host, source="kubernetes", kubeconfig=kube.kubeconfig_path, namespaces=["edge"])
-    run = run_entry(host, sys.executable, "--config", str(config))
+    run = run_entry(host, VENV, "--config", str(config))
     assert run.returncode == 0, run.stderr
     assert "added     edge/shop-tls [shop.example.com www.shop.example.com]" in run.stdout
     kube.fail("GET", r"/secrets", status=500, times=None)
-    broken = run_entry(host, sys.executable, "--config", str(config))
+    broken = run_entry(host, VENV, "--config", str(config))
     assert broken.returncode == 1 and "HTTP 500" in broken.stdout
     metrics = (host / "textfile" / "squaremcp_certificates.prom").read_text()
     assert 'squaremcp_certificate_expiry_timestamp_seconds{domain="shop.example.com",name="shop-tls",namespace="edge"}' in metrics
@@ -162,7 +219,7 @@ def test_module_and_entry_point_write_the_same_files(host, tmp_path):
 
     FACTORY.valid("shop.example.com").write(str(host / "src"), "shop")
     config = write_config(host)
-    assert run_entry(host, sys.executable, "--config", str(config)).returncode == 0
+    assert run_entry(host, VENV, "--config", str(config)).returncode == 0
     params = json.loads(config.read_text())
     with patch_module_args({}):
         module = AnsibleModule(argument_spec={}, supports_check_mode=True)

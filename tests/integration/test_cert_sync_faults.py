@@ -4,7 +4,8 @@ against the Kubernetes double and real files. In-process so the whole matrix run
 same paths through ansible-playbook are covered by test_cert_sync_kube.py.
 
 Every case starts from five installed certificates and must end failed, with a message naming
-the problem and what to do, and with everything Traefik reads byte-identical (lock file aside).
+the problem and what to do, with everything Traefik reads byte-identical (lock file aside), and
+with metrics saying ``failed 1`` while still carrying the expiry of what Traefik serves.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs
-from tests.certs_factory import CertFactory, snapshot
+from tests.certs_factory import CertFactory, EdgeTree
 
 FACTORY = CertFactory()
 SITES = ["site%d-tls" % index for index in range(5)]
@@ -28,37 +29,17 @@ def module():
         return AnsibleModule(argument_spec={}, supports_check_mode=True)
 
 
-class Edge(object):
-    def __init__(self, kube, root):
-        self.kube = kube
-        self.root = root
-        self.traefik = root / "traefik"
-        self.certs = self.traefik / "certs"
-        self.config = self.traefik / "dynamic" / "certificates.yml"
-        self.metrics = root / "textfile" / "squaremcp_certificates.prom"
-        self.config.parent.mkdir(parents=True)
-        self.metrics.parent.mkdir()
-
-    def params(self, **extra):
-        params = {"kubeconfig": self.kube.kubeconfig_path, "namespaces": ["edge"], "dest_dir": str(self.certs),
-                  "container_cert_dir": "/etc/traefik/certs", "metrics_path": str(self.metrics), "page_size": 2,
-                  "request_timeout": 5}
-        params.update(extra)
-        return params
-
+class Edge(EdgeTree):
     def sync(self, **extra):
-        params = self.params(**extra)
+        params = self.options(**dict({"page_size": 2}, **extra))
         return certs.run(module(), params, certs.source_reader(params))
-
-    def state(self):
-        return {path: value for path, value in snapshot(str(self.traefik)).items() if not path.endswith(".lock")}
 
 
 @pytest.fixture
 def edge(kube, tmp_path):
     for index, name in enumerate(SITES):
         kube.create(FACTORY.valid("site%d.example.com" % index).secret(name, "edge"))
-    edge = Edge(kube, tmp_path)
+    edge = Edge(tmp_path, kube)
     outcome = edge.sync()
     assert not outcome["failed"] and [c["action"] for c in outcome["certificates"]] == ["added"] * 5
     assert len(kube.requests_matching("GET", r"^/api/v1/namespaces/edge/secrets")) == 3  # pages of 2
@@ -139,11 +120,22 @@ CASES = [
     ("certificate-and-key-swapped", _swapped, ["edge/site2-tls: tls.crt block 1 is a PRIVATE KEY, not a CERTIFICATE"]),
     ("dest-dir-under-a-file", _dest_is_file, ["cannot create dest_dir", "create it or fix the path"]),
     ("corrupt-certificates-yml", _corrupt_config, ["is not valid YAML", "written only by this module"]),
+    ("namespace-typo", lambda kube, edge: {"namespaces": ["egde"]},
+     ["the source (namespaces egde) returned no certificate while 5 certificate(s) are installed (edge/site0-tls, ",
+      "refusing to remove them all; nothing was changed", "allow_empty=true"]),
+    ("label-selector-matches-nothing", lambda kube, edge: {"label_selector": "squaremcp.com/edge=true"},
+     ["the source (namespaces edge, label_selector squaremcp.com/edge=true) returned no certificate"]),
+    ("most-secrets-deleted", lambda kube, edge: [kube.delete("v1", "Secret", name, "edge") for name in SITES[1:4]] and {},
+     ["3 of the 5 installed certificates are no longer in the source", "edge/site1-tls, edge/site2-tls, edge/site3-tls",
+      "max_prune_ratio 0.5"]),
+    ("no-selection", lambda kube, edge: {"namespaces": []}, ["no selection: set namespaces", "all_namespaces=true"]),
+    ("bad-option", lambda kube, edge: {"max_prune_ratio": 2}, ["max_prune_ratio must be between 0 and 1"]),
 ]
 
 
 @pytest.mark.parametrize("prepare, fragments", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_fault_fails_clearly_and_keeps_previous_state(kube, edge, prepare, fragments):
+    success = certs.previous_last_success(edge.metrics.read_text())
     extra = prepare(kube, edge) or {}
     try:
         outcome = edge.sync(**extra)
@@ -153,6 +145,10 @@ def test_fault_fails_clearly_and_keeps_previous_state(kube, edge, prepare, fragm
     for fragment in fragments:
         assert fragment in outcome["msg"], outcome["msg"]
     assert edge.state() == edge.good
+    metrics = edge.metrics.read_text()  # monitoring sees the failure and still knows what Traefik serves
+    assert "squaremcp_certificate_sync_failed 1\n" in metrics and "squaremcp_certificate_sync_certificates 5\n" in metrics
+    assert metrics.count("squaremcp_certificate_expiry_timestamp_seconds{") == 10
+    assert certs.previous_last_success(metrics) == success
 
 
 @pytest.mark.parametrize("directory", ["certs", "dynamic"])
@@ -186,6 +182,7 @@ def test_lock_held_by_another_process(edge):
         holder.wait()
     assert "another run holds the lock" in str(caught.value) and "(pid %d)" % holder.pid in str(caught.value)
     assert edge.state() == edge.good
+    assert "squaremcp_certificate_sync_failed 1\n" in edge.metrics.read_text()
 
 
 def test_failed_run_keeps_last_success_and_reports_installed_expiry(kube, edge):
@@ -207,3 +204,29 @@ def test_recovery_after_fault(kube, edge):
     outcome = edge.sync()
     assert not outcome["failed"] and [c["action"] for c in outcome["certificates"]].count("updated") == 1
     assert len(outcome["removed"]) == 2
+
+
+def test_sealed_secrets_key_and_ca_secrets_are_never_installed(kube, edge):
+    """Cluster-wide read (explicit all_namespaces): the sealing key and CA secrets are skipped with a reason;
+    a sealing key an older version installed is removed from Traefik's directory."""
+    kube.create(FACTORY.sealing_key_secret("sealed-secrets-keyx7k2p", "kube-system"))
+    kube.create(FACTORY.ca().secret("cert-manager-webhook-ca", "cert-manager"))
+    kube.create(FACTORY.ca().secret("edge-issuer-ca", "edge"))
+    # what the code before this fix did with a default (all namespaces) run: install the sealing key
+    leaked = FACTORY.sealing_key().secret("sealed-secrets-keyx7k2p", "edge")
+    kube.create(leaked)
+    before = {c["name"]: c["action"] for c in edge.sync()["certificates"]}
+    assert before["sealed-secrets-keyx7k2p"] == "added" and before["edge-issuer-ca"] == "skipped" and len(edge.files()) == 12
+    kube.apply(dict(leaked, metadata=dict(leaked["metadata"], labels={certs.SEALED_SECRETS_KEY_LABEL: "active"})))
+    outcome = edge.sync(namespaces=[], all_namespaces=True)
+    assert not outcome["failed"], outcome["msg"]
+    actions = {"%s/%s" % (c["namespace"], c["name"]): (c["action"], c["reason"]) for c in outcome["certificates"]}
+    assert actions["kube-system/sealed-secrets-keyx7k2p"][0] == "skipped"
+    assert "private sealing key (label sealedsecrets.bitnami.com/sealed-secrets-key)" in actions["kube-system/sealed-secrets-keyx7k2p"][1]
+    assert actions["edge/sealed-secrets-keyx7k2p"][0] == "skipped"
+    assert actions["edge/sealed-secrets-keyx7k2p"][1].endswith("(its previously installed files are removed)")
+    for ident in ("cert-manager/cert-manager-webhook-ca", "edge/edge-issuer-ca"):
+        assert actions[ident][0] == "skipped" and "a CA certificate (CN=SquareMCP Test Intermediate" in actions[ident][1]
+    assert sorted({name.rsplit("_", 1)[0] for name in edge.files()}) == ["edge_%s" % site for site in SITES]
+    assert outcome["expiring"] == [] and outcome["refused"] == [] and "4 skipped (never installed)" in outcome["msg"]
+    assert "sealed" not in edge.config.read_text() and "issuer-ca" not in edge.config.read_text()

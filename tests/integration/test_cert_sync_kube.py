@@ -14,9 +14,8 @@ import threading
 import time
 
 import pytest
-import yaml
 
-from tests.certs_factory import CertFactory, snapshot
+from tests.certs_factory import CertFactory, EdgeTree
 from tests.kube.playbook import run_playbook
 
 pytestmark = pytest.mark.slow
@@ -28,25 +27,10 @@ def factory():
     return CertFactory()
 
 
-class Edge(object):
-    """A Traefik tree on the "host" and the options pointing the module at it and at the double."""
+class Edge(EdgeTree):
+    """The shared Traefik tree, synced through ansible-playbook."""
 
-    def __init__(self, kube, root):
-        self.kube = kube
-        self.root = root
-        self.traefik = root / "traefik"
-        self.certs = self.traefik / "certs"
-        self.config = self.traefik / "dynamic" / "certificates.yml"
-        self.metrics = root / "textfile" / "squaremcp_certificates.prom"
-        self.config.parent.mkdir(parents=True)
-        self.metrics.parent.mkdir()
-        self.runs = 0
-
-    def options(self, **extra):
-        options = {"kubeconfig": self.kube.kubeconfig_path, "namespaces": ["edge"], "dest_dir": str(self.certs),
-                   "container_cert_dir": "/etc/traefik/certs", "metrics_path": str(self.metrics), "request_timeout": 5}
-        options.update(extra)
-        return options
+    runs = 0
 
     def sync(self, check=False, diff=False, env=None, workdir=None, **extra):
         """Run the module once; returns (task result, playbook result)."""
@@ -57,17 +41,10 @@ class Edge(object):
                               check=check, diff=diff, env=env)
         return played.task("sync"), played
 
-    def state(self):
-        """What Traefik reads: every file of the tree except the lock."""
-        return {path: value for path, value in snapshot(str(self.traefik)).items() if not path.endswith(".lock")}
-
-    def referenced(self):
-        return sorted(os.path.basename(e["certFile"]) for e in yaml.safe_load(self.config.read_text())["tls"]["certificates"])
-
 
 @pytest.fixture
 def edge(kube, tmp_path):
-    return Edge(kube, tmp_path)
+    return Edge(tmp_path, kube)
 
 
 def secret(pair, name, namespace="edge", labels=None):
@@ -102,7 +79,7 @@ def test_first_sync_installs_second_writes_nothing(kube, edge, factory):
     assert played.rc == 0 and not second["changed"] and second["written"] == [] and second["removed"] == []
     assert {c["action"] for c in second["certificates"]} == {"unchanged"}
     assert edge.state() == installed and mtimes(edge) == stamps
-    everywhere, _played = edge.sync(namespaces=[], label_selector="edge=yes", check=True)
+    everywhere, _played = edge.sync(namespaces=[], all_namespaces=True, label_selector="edge=yes", check=True)
     assert by_name(everywhere)["elsewhere-tls"]["action"] == "added" and everywhere["changed"]
     assert edge.state() == installed  # check mode
 
@@ -177,6 +154,17 @@ def test_bad_renewal_keeps_previous_files(kube, good, factory, kind, fragment):
     assert [c["action"] for c in result["certificates"]].count("unchanged") == 4
 
 
+def test_namespace_typo_changes_nothing_and_alerts(kube, good):
+    """The source returns nothing (a typo): the task fails, Traefik's tree is byte-identical, the metrics fail."""
+    result, played = good.sync(namespaces=["egde"])
+    assert_failed_untouched(good, result, played, "the source (namespaces egde) returned no certificate while 5 certificate(s)",
+                            "nothing was changed", "allow_empty=true")
+    metrics = good.metrics.read_text()
+    assert "squaremcp_certificate_sync_failed 1\n" in metrics and "squaremcp_certificate_sync_certificates 5\n" in metrics
+    result, played = good.sync(namespaces=["egde"], allow_empty=True)
+    assert played.rc == 0 and result["changed"] and good.referenced() == [] and good.files() == []
+
+
 def test_concurrent_runs_serialise(kube, good, factory):
     """A second ansible-playbook run started while the first is inside the lock waits for it."""
     for index in (0, 1):
@@ -198,12 +186,8 @@ def test_concurrent_runs_serialise(kube, good, factory):
     assert first_result["changed"] and not second_result["changed"]
     assert sorted(c["action"] for c in first_result["certificates"]).count("updated") == 2
     assert {c["action"] for c in second_result["certificates"]} == {"unchanged"}
-    assert len(edge_files(good)) == 10 and len(good.referenced()) == 5
+    assert len(good.files()) == 10 and len(good.referenced()) == 5
 
 
 def mtimes(edge):
     return {p.name: p.stat().st_mtime_ns for p in list(edge.certs.iterdir()) + [edge.config] if not p.name.endswith(".lock")}
-
-
-def edge_files(edge):
-    return [p.name for p in edge.certs.iterdir() if not p.name.startswith(".")]

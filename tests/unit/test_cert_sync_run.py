@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs
 from ansible_collections.squaremcp.infra.plugins.module_utils import io as fileio
-from tests.certs_factory import CertFactory, snapshot
+from tests.certs_factory import CertFactory, EdgeTree, snapshot
 
 
 def make_module(check_mode=False):
@@ -29,36 +31,13 @@ def factory():
     return CertFactory()
 
 
-class Tree(object):
+class Tree(EdgeTree):
     """``src/`` (the directory source) and ``traefik/{certs,dynamic}`` (what Traefik reads)."""
 
-    def __init__(self, root):
-        self.root = root
-        self.src = root / "src"
-        self.traefik = root / "traefik"
-        self.certs = self.traefik / "certs"
-        self.config = self.traefik / "dynamic" / "certificates.yml"
-        self.metrics = root / "node-exporter" / "squaremcp_certificates.prom"
-        for path in (self.src, self.traefik / "dynamic", self.metrics.parent):
-            path.mkdir(parents=True)
-
-    def params(self, **extra):
-        params = {"source": "directory", "source_dir": str(self.src), "dest_dir": str(self.certs),
-                  "container_cert_dir": "/etc/traefik/certs", "metrics_path": str(self.metrics)}
-        params.update(extra)
-        return params
-
-    def run(self, check_mode=False, fetch=None, **extra):
-        params = self.params(**extra)
+    def run(self, check_mode=False, fetch=None, now=None, **extra):
+        params = self.options(**extra)
         fetch = fetch or (lambda: certs.directory_source(params["source_dir"], params.get("names")))
-        return certs.run(make_module(check_mode), params, fetch)
-
-    def referenced(self):
-        data = yaml.safe_load(self.config.read_text())
-        return sorted(os.path.basename(e["certFile"]) for e in data["tls"]["certificates"])
-
-    def files(self):
-        return sorted(p.name for p in self.certs.iterdir() if not p.name.startswith("."))
+        return certs.run(make_module(check_mode), params, fetch, now=now)
 
 
 @pytest.fixture
@@ -269,10 +248,105 @@ def test_source_failure_writes_failed_metrics_from_installed_state(tree, factory
 def test_corrupt_config_stops_before_any_write(tree, factory):
     factory.valid().write(str(tree.src), "shop")
     tree.config.write_text("tls: [\n")
+    state = snapshot(str(tree.traefik))
+    with pytest.raises(certs.SyncError, match="not valid YAML"):
+        tree.run()
+    assert {k: v for k, v in snapshot(str(tree.traefik)).items() if not k.endswith(".lock")} == state
+
+
+def _cannot_start(case, tree, monkeypatch, held):
+    """Cause ``case`` (a way a run fails before it can read the installed state); return (options, message)."""
+    if case == "corrupt-certificates-yml":
+        tree.config.write_text("tls: [\n")
+        return {}, "is not valid YAML"
+    if case == "bad-option":
+        return {"min_days_valid": -1}, "min_days_valid must be 0 or more"
+    if case == "no-selection":
+        return {"source": "kubernetes", "namespaces": []}, "no selection"
+    if case == "dest-dir-under-a-file":
+        (tree.root / "a-file").write_text("x")
+        return {"dest_dir": str(tree.root / "a-file" / "certs"), "config_path": str(tree.config)}, "cannot create dest_dir"
+    if case == "missing-library":
+        monkeypatch.setattr(certs, "HAS_YAML", False)
+        return {}, "the Python library PyYAML is missing"
+    if case == "lock-timeout":
+        held.append(fileio.FileLock(str(tree.certs / certs.LOCK_NAME)).acquire())  # flock: another open file conflicts
+        return {"lock_timeout": 0.2}, "another run holds the lock"
+    raise AssertionError(case)
+
+
+LAST_RUN_SAMPLE = re.compile(r"^squaremcp_certificate_sync_last_run_timestamp_seconds \S+$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("case", ["corrupt-certificates-yml", "bad-option", "no-selection", "dest-dir-under-a-file",
+                                  "missing-library", "lock-timeout"])
+def test_run_that_cannot_start_still_writes_failed_metrics_and_report(tree, factory, monkeypatch, case):
+    factory.valid("shop.example.com").write(str(tree.src), "shop")
+    report = tree.root / "report.txt"
+    assert not tree.run(report_path=str(report))["failed"]
+    good_metrics = tree.metrics.read_text()
+    held = []
+    extra, fragment = _cannot_start(case, tree, monkeypatch, held)
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    try:
+        with pytest.raises(certs.SyncError, match=fragment):
+            tree.run(now=later, report_path=str(report), **extra)
+    finally:
+        for lock in held:
+            lock.release()
+    # failed 1 and this run's time; expiry per certificate, counts and last success carried over
+    expected = LAST_RUN_SAMPLE.sub("squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % later.timestamp(),
+                                   good_metrics.replace("squaremcp_certificate_sync_failed 0", "squaremcp_certificate_sync_failed 1"))
+    assert tree.metrics.read_text() == expected
+    assert "FAILED" in report.read_text() and fragment in report.read_text()
+
+
+def test_run_that_cannot_start_in_check_mode_writes_nothing(tree, factory):
+    factory.valid().write(str(tree.src), "shop")
+    tree.run()
+    tree.config.write_text("tls: [\n")
     state = snapshot(str(tree.root))
     with pytest.raises(certs.SyncError, match="not valid YAML"):
-        tree.run(metrics_path=None)
-    assert {k: v for k, v in snapshot(str(tree.root)).items() if not k.endswith(".lock")} == state
+        tree.run(check_mode=True)
+    assert snapshot(str(tree.root)) == state
+
+
+def test_unwritable_metrics_path_is_named_in_the_error(tree, factory):
+    factory.valid().write(str(tree.src), "shop")
+    with pytest.raises(certs.SyncError, match=r"min_days_valid must be 0 or more.*\(metrics not written: directory .*/nope "
+                                              r"does not exist"):
+        tree.run(min_days_valid=-1, metrics_path=str(tree.root / "nope" / "m.prom"))
+
+
+def test_empty_source_refused_state_byte_identical_then_allowed(tree, factory):
+    for name in ("shop", "api"):
+        factory.valid("%s.example.com" % name).write(str(tree.src), name)
+    tree.run()
+    good = snapshot(str(tree.traefik))
+    for path in list(tree.src.iterdir()):
+        path.unlink()
+    refused = tree.run()
+    assert refused["failed"] and not refused["changed"] and "returned no certificate while 2 certificate(s) are installed" in refused["msg"]
+    assert snapshot(str(tree.traefik)) == good
+    metrics = tree.metrics.read_text()
+    assert "squaremcp_certificate_sync_failed 1" in metrics and "squaremcp_certificate_sync_certificates 2" in metrics
+    assert _expiry_metric(metrics, "shop.example.com") is not None
+    emptied = tree.run(allow_empty=True)
+    assert not emptied["failed"] and emptied["changed"] and tree.files() == [] and tree.referenced() == []
+
+
+def test_ca_secret_installed_by_an_earlier_version_is_removed(tree, factory):
+    factory.valid("shop.example.com").write(str(tree.src), "shop")
+    factory.valid("issuer.example.com").write(str(tree.src), "issuer")
+    tree.run()
+    factory.ca().write(str(tree.src), "issuer")  # what the old code installed: a CA with its key
+    outcome = tree.run()
+    issuer = _by_name(outcome)["issuer"]
+    assert not outcome["failed"] and issuer["action"] == "skipped" and "(its previously installed files are removed)" in issuer["reason"]
+    assert [name.split("_")[0] for name in tree.files()] == ["shop", "shop"] and len(outcome["removed"]) == 2
+    assert "1 skipped (never installed)" in outcome["msg"]
+    ca_key = b"".join(factory.ca().key_pem.splitlines()[1:-1])
+    assert all(ca_key not in (tree.certs / name).read_bytes() for name in tree.files())
 
 
 def test_missing_config_directory_fails_before_writing_files(tree, factory):

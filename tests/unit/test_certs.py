@@ -225,7 +225,7 @@ def test_directory_source_missing_dir(tmp_path):
 
 
 def _options(tmp_path, **extra):
-    params = {"dest_dir": str(tmp_path / "traefik" / "certs"), "container_cert_dir": "/etc/traefik/certs"}
+    params = {"dest_dir": str(tmp_path / "traefik" / "certs"), "container_cert_dir": "/etc/traefik/certs", "namespaces": ["edge"]}
     params.update(extra)
     return certs.Options(params)
 
@@ -240,8 +240,75 @@ def test_options_defaults(tmp_path):
         _options(tmp_path, on_expiring="ignore")
 
 
+@pytest.mark.parametrize("scope", [{"namespaces": ["edge"]}, {"label_selector": "edge=yes"}, {"names": ["shop-tls"]},
+                                   {"all_namespaces": True}, {"all_namespaces": True, "label_selector": "edge=yes"}])
+def test_kubernetes_source_needs_an_explicit_selection(tmp_path, scope):
+    base = {"dest_dir": str(tmp_path / "certs")}
+    certs.Options(dict(base, **scope))
+    with pytest.raises(certs.SyncError, match=r"no selection: set namespaces .* or set all_namespaces=true"):
+        certs.Options(dict(base, namespaces=[], label_selector="", names=[], all_namespaces=False))
+    with pytest.raises(certs.SyncError, match="all_namespaces=true and namespaces exclude each other"):
+        certs.Options(dict(base, namespaces=["edge"], all_namespaces=True))
+    assert certs.Options(dict(base, source="directory", source_dir=str(tmp_path))).selection() == "source_dir %s" % tmp_path
+    with pytest.raises(certs.SyncError, match="max_prune_ratio must be between 0 and 1"):
+        certs.Options(dict(base, max_prune_ratio=1.5, **scope))
+
+
 def _item(pair, name, namespace="edge"):
     return certs.SourceItem(namespace, name, pair.crt, pair.key_pem)
+
+
+def test_ca_certificate_with_its_key_is_skipped_never_installed(factory, tmp_path):
+    ca = factory.ca()
+    with pytest.raises(certs.CertSkipped, match=r"a CA certificate \(CN=SquareMCP Test Intermediate, basicConstraints CA:TRUE\)"):
+        certs.inspect_pair(ca.crt, ca.key_pem, NOW)
+    # a leaf behind its issuer is still "not leaf-first" (refused), not a CA secret
+    with pytest.raises(certs.CertError, match="not leaf-first") as caught:
+        certs.inspect_pair(factory.wrong_order().crt, factory.wrong_order().key_pem, NOW)
+    assert not isinstance(caught.value, certs.CertSkipped)
+    plan = certs.make_plan([_item(ca, "issuer-ca"), _item(factory.valid(), "shop")], certs.Installed(), _options(tmp_path), NOW)
+    result = {r["name"]: r for r in plan.results}
+    assert result["issuer-ca"]["action"] == "skipped" and result["issuer-ca"]["cert_file"] is None
+    assert list(plan.served) == ["edge_shop"] and all("issuer-ca" not in f["path"] for f in plan.files)
+    assert "issuer-ca" not in plan.config_text
+    assert certs._expiring(plan, _options(tmp_path, min_days_valid=9999)) == ["edge/shop"]  # a skipped CA is never "expiring"
+
+
+def test_sealed_secrets_key_is_skipped_by_label_without_decoding(factory):
+    class Meta(object):
+        namespace, name = "kube-system", "sealed-secrets-keyx7k2p"
+        labels = {certs.SEALED_SECRETS_KEY_LABEL: "active"}
+
+    class Secret(object):
+        metadata = Meta()
+        data = factory.sealing_key_secret()["data"]
+
+    item = certs._secret_item(Secret())
+    assert item.excluded.startswith("the Sealed Secrets controller's private sealing key") and item.problem is None
+    assert item.key_pem is None and item.cert_pem is None
+    Meta.labels = {}
+    assert certs._secret_item(Secret()).excluded is None  # the same pair unlabelled is an ordinary certificate
+
+
+def test_prune_guard_refuses_an_empty_source_and_large_drops(factory, tmp_path):
+    pairs = {name: factory.valid("%s.example.com" % name) for name in "abcd"}
+    options = _options(tmp_path)
+    installed = certs.parse_installed(certs.make_plan([_item(p, n) for n, p in pairs.items()], certs.Installed(), options, NOW).config_text)
+    with pytest.raises(certs.SyncError, match=r"the source \(namespaces edge\) returned no certificate while 4 certificate\(s\) "
+                                              r"are installed \(edge/a, edge/b, edge/c, edge/d\).*allow_empty=true"):
+        certs.make_plan([], installed, options, NOW)
+    with pytest.raises(certs.SyncError, match="returned no certificate"):  # only things that are never installed
+        certs.make_plan([certs.SourceItem("kube-system", "k", excluded="sealing key")], installed, options, NOW)
+    emptied = certs.make_plan([], installed, _options(tmp_path, allow_empty=True), NOW)
+    assert [r["action"] for r in emptied.results] == ["removed"] * 4 and emptied.served == {}
+    with pytest.raises(certs.SyncError, match=r"3 of the 4 installed certificates are no longer in the source .*edge/b, edge/c, "
+                                              r"edge/d; removing more than max_prune_ratio 0.5"):
+        certs.make_plan([_item(pairs["a"], "a")], installed, options, NOW)
+    half = certs.make_plan([_item(pairs["a"], "a"), _item(pairs["b"], "b")], installed, options, NOW)
+    assert sorted(r["action"] for r in half.results) == ["removed", "removed", "unchanged", "unchanged"]
+    assert len(certs.make_plan([_item(pairs["a"], "a")], installed, _options(tmp_path, max_prune_ratio=1), NOW).served) == 1
+    kept = certs.make_plan([], installed, _options(tmp_path, prune=False), NOW)  # nothing would be removed: no guard
+    assert {r["action"] for r in kept.results} == {"kept"}
 
 
 def test_plan_renders_stable_sorted_config(factory, tmp_path):
@@ -337,6 +404,28 @@ def test_metrics_render_values_and_escaping(factory, tmp_path):
     assert "squaremcp_certificate_sync_last_success_timestamp_seconds 123.000" in failed
     assert certs.previous_last_success(failed) == 123.0
     assert "last_success" not in certs.render_metrics({}, [], [], True, 14, NOW)
+
+
+def test_failure_metrics_carry_over_everything_but_state_and_time(factory):
+    pair = factory.valid("shop.example.com")
+    served = {"edge_shop": {"files": {}, "info": certs.describe(pair.leaf, NOW), "namespace": "edge", "name": "shop"}}
+    good = certs.render_metrics(served, [], [], False, 14, NOW)
+    later = NOW + datetime.timedelta(days=1)
+    failed = certs.render_failure_metrics(good + "garbage line\n", later)
+    assert failed == good.replace("squaremcp_certificate_sync_failed 0", "squaremcp_certificate_sync_failed 1").replace(
+        "squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % NOW.timestamp(),
+        "squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % later.timestamp())
+    assert certs.render_failure_metrics(failed, later) == failed  # stable over repeated failures
+    nothing = certs.render_failure_metrics(None, later)
+    assert nothing.splitlines()[2::3] == ["squaremcp_certificate_sync_failed 1",
+                                          "squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % later.timestamp()]
+
+
+def test_validity_helpers_for_other_module_utils(factory):
+    chain = certs.load_chain(factory.valid().crt)
+    assert certs.not_after(chain[0]) == NOW + datetime.timedelta(days=90)
+    assert certs.not_before(chain[0]) == NOW - datetime.timedelta(days=1)
+    assert certs.not_after(chain[0]).tzinfo is not None
 
 
 def test_report_names_each_certificate(factory, tmp_path):

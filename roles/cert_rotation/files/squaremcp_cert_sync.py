@@ -6,11 +6,15 @@
 The role installs this file beside a copy of the collection's module_utils (certs.py, io.py,
 k8s.py) under ``lib/ansible_collections/squaremcp/infra/plugins/module_utils/``; the sync itself is
 ``certs.run`` -- the very code the module runs. This file only supplies the few file primitives
-io.py takes from ``AnsibleModule`` and turns the outcome into a journal report and an exit code.
+io.py takes from ``AnsibleModule`` (the collection's only such stand-in; tests/unit/
+test_cert_rotation_hostfiles.py holds it to AnsibleModule's behaviour) and turns the outcome into
+a journal report and an exit code.
 
 Configuration: a JSON file whose keys are the module's option names.
 Exit codes: 0 synced; 1 the sync failed, refused a certificate or found one expiring
-(on_expiring=fail); 2 the run could not start (configuration, lock, unreadable state).
+(on_expiring=fail); 2 the run could not start (configuration, lock, unreadable state). Every run
+except ``--check``/``--validate`` leaves metrics: a run that cannot start writes ``failed 1`` to the
+configuration's metrics_path, or to ``--metrics-path`` when the configuration itself is unreadable.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ class HostFiles(object):
 
     def __init__(self, check_mode=False):
         self.check_mode = check_mode
-        self.warnings = []
 
     def atomic_move(self, src, dest, unsafe_writes=False):
         """Rename ``src`` over ``dest``, keeping an existing destination's owner and mode."""
@@ -70,12 +73,6 @@ class HostFiles(object):
             changed = True
         return changed
 
-    def backup_local(self, path):
-        raise NotImplementedError("backups are not used by the certificate sync")
-
-    def warn(self, message):
-        self.warnings.append(message)
-
 
 def _id(name, lookup, attr):
     if name is None:
@@ -92,10 +89,16 @@ def load_config(path):
         params = json.load(handle)
     if not isinstance(params, dict) or not params.get("dest_dir"):
         raise certs.SyncError("%s must be a JSON object with at least dest_dir" % path)
+    return params
+
+
+def validate(path, params):
     if params.get("source", "kubernetes") == "directory" and not params.get("source_dir"):
         raise certs.SyncError("%s: source=directory needs source_dir" % path)
-    certs.Options(params)
-    return params
+    try:
+        certs.Options(params)
+    except (TypeError, ValueError) as exc:
+        raise certs.SyncError("%s: %s" % (path, exc))
 
 
 def main(argv=None):
@@ -103,19 +106,28 @@ def main(argv=None):
     parser.add_argument("--config", default="/etc/squaremcp/cert-sync.json", help="JSON file with the module's options")
     parser.add_argument("--check", action="store_true", help="compute and report, write nothing")
     parser.add_argument("--validate", action="store_true", help="only validate the configuration file")
+    parser.add_argument("--metrics-path", help="where a run whose configuration cannot be read writes failed metrics")
     args = parser.parse_args(argv)
+    files = HostFiles(check_mode=args.check or args.validate)
+    params = {}
     try:
         params = load_config(args.config)
-        if args.validate:
-            print("%s: valid" % args.config)
-            return 0
-        files = HostFiles(check_mode=args.check)
-        outcome = certs.run(files, params, certs.source_reader(params))
+        validate(args.config, params)
     except (OSError, ValueError, certs.SyncError) as exc:
+        print("squaremcp-cert-sync: %s" % exc, file=sys.stderr)
+        known = dict(params, metrics_path=params.get("metrics_path") or args.metrics_path)
+        certs.record_failure(files, known, str(exc))
+        return 2
+    if args.validate:
+        print("%s: valid" % args.config)
+        return 0
+    try:
+        outcome = certs.run(files, params, certs.source_reader(params))  # records its own failures
+    except certs.SyncError as exc:
         print("squaremcp-cert-sync: %s" % exc, file=sys.stderr)
         return 2
     sys.stdout.write(outcome["report"])
-    for warning in outcome["warnings"] + files.warnings:
+    for warning in outcome["warnings"]:
         print("warning: %s" % warning, file=sys.stderr)
     return 1 if outcome["failed"] else 0
 

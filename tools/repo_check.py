@@ -39,6 +39,8 @@ import yaml
 ALLOWLIST = (
     ("tests/fixtures/*", "test fixtures: example manifests and throwaway keys with obviously fake values"),
     ("molecule/kube_double/objects.json", "Kubernetes double scenario objects: a TLS Secret with the values CERT/KEY"),
+    ("tests/integration/test_ingress_class.py", "canary Secrets that prove ingress diffs never show Secret values"),
+    ("tests/unit/test_ingress_manifests.py", "canary Secrets that prove ingress diffs never show Secret values"),
 )
 
 YAML_SUFFIXES = (".yml", ".yaml", ".json", ".yml.j2", ".yaml.j2", ".json.j2", ".j2")

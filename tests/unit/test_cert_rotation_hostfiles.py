@@ -143,7 +143,8 @@ def test_host_files_behave_like_ansible_module(tmp_path, monkeypatch, scenario):
 
 def test_host_files_provide_what_io_uses():
     """io.py calls these on its module argument; HostFiles must have each of them."""
-    used = {"check_mode", "atomic_move", "load_file_common_arguments", "set_fs_attributes_if_different"}
+    used = {"check_mode", "atomic_move", "load_file_common_arguments", "set_fs_attributes_if_different",
+            "_symbolic_mode_to_octal"}
     never_needed = {"backup_local"}  # only for write_files(backup=True); the sync never asks for backups
     host = ENTRY_POINT.HostFiles()
     assert all(hasattr(host, name) for name in used)
@@ -152,3 +153,12 @@ def test_host_files_provide_what_io_uses():
     assert called - never_needed <= used, "io.py now uses %s: add it to HostFiles" % sorted(called - never_needed - used)
     certs_source = (Path(fileio.__file__).parent / "certs.py").read_text()
     assert "backup=True" not in certs_source
+
+
+def test_host_files_refuse_symbolic_modes_with_every_file_untouched(tmp_path):
+    target = tmp_path / "edge.pem"
+    target.write_bytes(b"old")
+    with pytest.raises(fileio.FileError, match="octal"):
+        fileio.write_file(ENTRY_POINT.HostFiles(), str(target), b"new", mode="u=rw,g=,o=")
+    assert target.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["edge.pem"]

@@ -8,6 +8,7 @@ import tempfile
 import kubernetes
 import pytest
 
+from tests import certs_factory
 from tests.kube.double import KubeDouble
 
 
@@ -39,3 +40,12 @@ def kube_client(kube):
     client = kubernetes.config.new_client_from_config(config_file=kube.kubeconfig_path, persist_config=False)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def promtool():
+    """Path of promtool from Debian's prometheus package (unpacked once, cached); fails the test without it."""
+    try:
+        return certs_factory.promtool()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

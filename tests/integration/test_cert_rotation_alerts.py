@@ -21,7 +21,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs
-from tests import certs_factory
 from tests.certs_factory import CertFactory, EdgeTree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,14 +31,6 @@ ALERTS = ["SquaremcpCertificateExpiresSoon", "SquaremcpCertificateExpiresVerySoo
 TARGET = {"instance": "edge-1:9100", "job": "node"}
 DAY, HOUR = 86400, 3600
 SHOP = {"domain": "shop.example.com", "name": "shop-tls", "namespace": "edge"}
-
-
-@pytest.fixture(scope="module")
-def promtool():
-    try:
-        return certs_factory.promtool()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
 
 
 def run_promtool(promtool, *args):

@@ -24,14 +24,6 @@ ENTRY = ROOT / "roles" / "cert_rotation" / "files" / "squaremcp_cert_sync.py"
 FACTORY = CertFactory()
 
 
-@pytest.fixture(scope="session")
-def promtool():
-    try:
-        return certs_factory.promtool()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-
-
 @pytest.fixture(scope="session", params=["venv", "debian-python3"])
 def python(request):
     """``(argv, env)`` of the interpreter running the entry point."""

@@ -13,7 +13,6 @@ hermes-k8s.yaml's (``--keys`` values of ``--value-bytes`` each):
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import time
@@ -22,22 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / ".collections")]
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-
 from ansible_collections.squaremcp.infra.plugins.module_utils import sealing  # noqa: E402
-
-
-def controller_certificate(bits):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650)).sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM)
+from tests.fixtures.sealed_secrets import controller  # noqa: E402
 
 
 def per_call(function, rounds):
@@ -58,7 +43,7 @@ def main():
     digest_key = os.urandom(32).hex()
     print("Secret: %d values of %d bytes, strict scope, %d rounds each" % (args.keys, args.value_bytes, args.rounds))
     for bits in (2048, 4096):
-        certificate = sealing.load_certificate(controller_certificate(bits))
+        certificate = sealing.load_certificate(controller.key_pair(bits)[1])
         seal = per_call(lambda: sealing.seal_values(certificate, values, label), args.rounds)
         digest = per_call(lambda: sealing.keyed_digest(digest_key, "hermes-secrets", "hermes-mcp", "strict",
                                                        "Opaque", "0" * 64, values), args.rounds)

@@ -79,8 +79,8 @@ def parse(line: str) -> PublicKey:
         raise SshKeyError("the key data is not valid base64")
     fields = _fields(blob)
     if not fields or fields[0] != key_type.encode():
-        raise SshKeyError("the key data names type %r, the line says %r"
-                        % (fields[0].decode("ascii", "replace") if fields else "", key_type))
+        named = fields[0].decode("ascii", "replace") if fields else ""
+        raise SshKeyError("the key data names type %r, the line says %r" % (named, key_type))
     if key_type == "ssh-rsa":
         if len(fields) != 3:
             raise SshKeyError("an ssh-rsa key has 2 fields (e, n), this one %d" % (len(fields) - 1))

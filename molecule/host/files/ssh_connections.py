@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Open N TCP connections to an SSH server at once from one source address; print what each got.
 
 Outcomes (JSON on stdout): banner (sshd sent "SSH-..."), not_allowed ("Not allowed at this time",
@@ -41,7 +40,7 @@ def main():
     selector = selectors.DefaultSelector()
     sockets = []
     start = time.monotonic()
-    for _ in range(min(args.connections, 200)):
+    for _index in range(min(args.connections, 200)):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.bind((args.source, 0))
@@ -52,7 +51,7 @@ def main():
     outcome = {}
     deadline = start + args.wait
     while len(outcome) < len(sockets) and time.monotonic() < deadline:
-        for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
+        for key, _events in selector.select(timeout=max(0.0, deadline - time.monotonic())):
             sock = key.fileobj
             try:
                 result = classify(sock.recv(64))

@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping
 
-import yaml
+try:  # the controller always has PyYAML (Ansible needs it); module_utils must import without it
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None
 
 from ansible_collections.squaremcp.infra.plugins.module_utils._monitoring_rules import (
     RuleSource, build_rule_files, parse_duration)
@@ -290,6 +293,9 @@ def build(options: Mapping[str, Any]) -> Built:
     """Every configuration file, or the problems that stop the role before anything is written."""
     built = Built()
     problems = built.problems
+    if yaml is None:
+        problems.append("PyYAML is missing on the controller: install it (Ansible itself needs it)")
+        return built
     timing = _durations(options, {"scrape_interval": "monitoring_scrape_interval", "scrape_timeout": "monitoring_scrape_timeout",
                                   "evaluation_interval": "monitoring_evaluation_interval", "probe_timeout": "monitoring_probe_timeout"},
                         problems)

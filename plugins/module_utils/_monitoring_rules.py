@@ -19,7 +19,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-import yaml
+try:  # the controller always has PyYAML (Ansible needs it); module_utils must import without it
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None
 
 SEVERITIES = ("warning", "critical")
 RULE_SUFFIX = ".rules.yml"
@@ -105,6 +108,9 @@ def build_rule_files(sources: List[RuleSource], for_overrides: Mapping[str, str]
                      overrides_variable: str = "monitoring_alert_for") -> RuleFiles:
     """Check ``sources`` against the alert contract and apply the ``for:`` overrides."""
     result = RuleFiles()
+    if yaml is None:
+        result.problems.append("PyYAML is missing on the controller: install it (Ansible itself needs it)")
+        return result
     documents = []
     for source in sources:
         if not source.name.endswith(RULE_SUFFIX) or "/" in source.name or source.name.startswith("."):

@@ -105,6 +105,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs on the monitoring host; the tools run there (Debian's binaries or C(docker run)).
 seealso:
   - module: ansible.builtin.copy
 """

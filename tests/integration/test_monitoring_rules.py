@@ -233,9 +233,10 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
     tests.append({"interval": "1m", "input_series": [series("traefik_config_last_reload_success", traefik, "1x10 0x10")],
                   "alert_rule_test": [
         expect("10m", "TraefikConfigReloadFailed"), expect("15m", "TraefikConfigReloadFailed"),
-        expect("16m", "TraefikConfigReloadFailed", (dict(traefik, severity="warning"),
-               "Traefik on squaremcp-prod-1:8082 failed to load its latest configuration and still serves the previous one: "
-               "read its log (docker logs traefik) and the files in dynamic/"))]})
+        expect("16m", "TraefikConfigReloadFailed", (
+            dict(traefik, severity="warning"),
+            "Traefik on squaremcp-prod-1:8082 failed to load its latest configuration and still serves the previous one: "
+            "read its log (docker logs traefik) and the files in dynamic/"))]})
 
     # Node exporter: a full real disk, a full tmpfs and a full read-only mount (ignored), memory
     root = dict(NODE, device="/dev/sda1", fstype="ext4", mountpoint="/")
@@ -280,9 +281,10 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
     tests.append({"interval": "1m", "input_series": textfile("ingress", "served"), "alert_rule_test": [expect("20m", "IngressClassDrift")]})
     tests.append({"interval": "1m", "input_series": textfile("ingress", "unserved"), "alert_rule_test": [
         expect("10m", "IngressClassDrift"),
-        expect("16m", "IngressClassDrift", (dict(NODE, severity="warning"),
-               "4 Ingress(es) in the cluster of squaremcp-prod-1:9100 are served by no ingress controller: see "
-               "playbooks/runbooks/edge_outage.yml"))]})
+        expect("16m", "IngressClassDrift", (
+            dict(NODE, severity="warning"),
+            "4 Ingress(es) in the cluster of squaremcp-prod-1:9100 are served by no ingress controller: see "
+            "playbooks/runbooks/edge_outage.yml"))]})
 
     tested = promtool_test(promtool, tmp_path, tests)
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -150,6 +150,7 @@ def test_package_and_compose_get_the_same_text():
     """The filter has no notion of the install method: only the alertmanager.yml group differs (0640 root:<group>)."""
     package = mon.build(options()).entries("prometheus")
     compose = mon.build(options()).entries("65534")
+
     def text(entry):
         return entry.get("content", entry.get("secret_content"))
 
@@ -267,8 +268,8 @@ def _rule_source(text, name="extra.rules.yml"):
 @pytest.mark.parametrize("text, fragment", [
     ("groups: [\n", "monitoring_rule_files_extra[0] (/inventory/extra.rules.yml): not valid YAML at line 2"),
     ("groups:\n  - name: x\n    rules:\n      - alert: TargetDown\n        expr: up == 0\n        labels: {severity: critical}\n"
-     "        annotations: {summary: again}\n", "alert TargetDown is defined twice: in roles/monitoring/files/rules/targets.rules.yml"
-                                                 " and in monitoring_rule_files_extra[0]"),
+     "        annotations: {summary: again}\n",
+     "alert TargetDown is defined twice: in roles/monitoring/files/rules/targets.rules.yml and in monitoring_rule_files_extra[0]"),
     ("groups:\n  - name: x\n    rules:\n      - alert: SiteDown\n        expr: up == 0\n        annotations: {summary: s}\n",
      "alert SiteDown: labels.severity must be one of warning or critical (got None)"),
     ("groups:\n  - name: x\n    rules:\n      - alert: SiteDown\n        expr: up == 0\n        labels: {severity: page}\n",

@@ -222,14 +222,17 @@ class EdgeTree(object):
         return sorted(p.name for p in self.certs.iterdir() if not p.name.startswith("."))
 
 
-def snapshot(root):
-    """``{relative path: (bytes, mode)}`` of every file under ``root`` (the "previous good state")."""
+def snapshot(root, identity=False):
+    """``{relative path: (bytes, mode)}`` of every file under ``root`` (the "previous good state");
+    with ``identity`` also the inode and mtime (ns), to prove a file was not even rewritten."""
     state = {}
     for directory, _dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(directory, name)
+            st = os.stat(path)
             with open(path, "rb") as handle:
-                state[os.path.relpath(path, root)] = (handle.read(), os.stat(path).st_mode & 0o7777)
+                state[os.path.relpath(path, root)] = (handle.read(), st.st_mode & 0o7777) + (
+                    (st.st_ino, st.st_mtime_ns) if identity else ())
     return state
 
 

@@ -14,7 +14,7 @@ and never a secret value (receiver URLs and passwords come from the vault). The 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 try:  # the controller always has PyYAML (Ansible needs it); module_utils must import without it
     import yaml
@@ -87,6 +87,17 @@ def _durations(options: Mapping[str, Any], names: Mapping[str, str], problems: L
     return seconds
 
 
+def _named(items: Any, variable: str, key: str, problems: List[str]) -> Iterator[Tuple[str, str, Dict[str, Any]]]:
+    """(where, name, item) of each mapping of ``items`` with a string ``key``; the others become problems."""
+    for index, item in enumerate(items or []):
+        where = "%s[%d]" % (variable, index)
+        name = item.get(key) if isinstance(item, dict) else None
+        if not name or not isinstance(name, str):
+            problems.append("%s needs a %s" % (where, key))
+            continue
+        yield where, name, item
+
+
 def _job(name: str, targets: List[str], instances: List[str], **extra: Any) -> Dict[str, Any]:
     job = {"job_name": name}
     job.update(extra)
@@ -135,12 +146,7 @@ def prometheus_config(options: Mapping[str, Any], problems: List[str]) -> Dict[s
         ],
     })
     names = set(BUILTIN_JOBS)
-    for index, extra in enumerate(options.get("extra_scrape_configs") or []):
-        where = "monitoring_extra_scrape_configs[%d]" % index
-        job_name = extra.get("job_name") if isinstance(extra, dict) else None
-        if not job_name or not isinstance(job_name, str):
-            problems.append("%s needs a job_name" % where)
-            continue
+    for where, job_name, extra in _named(options.get("extra_scrape_configs"), "monitoring_extra_scrape_configs", "job_name", problems):
         if job_name in names:
             problems.append("%s: job_name %s is taken (the role's jobs: %s): choose another" % (where, job_name, ", ".join(BUILTIN_JOBS)))
             continue
@@ -184,12 +190,7 @@ def blackbox_config(options: Mapping[str, Any], problems: List[str]) -> Dict[str
 def _receivers(am: Mapping[str, Any], smtp_global: bool, problems: List[str]) -> List[Dict[str, Any]]:
     receivers = []
     seen = set()
-    for index, receiver in enumerate(am.get("receivers") or []):
-        where = "monitoring_alertmanager_receivers[%d]" % index
-        name = receiver.get("name") if isinstance(receiver, dict) else None
-        if not name or not isinstance(name, str):
-            problems.append("%s needs a name" % where)
-            continue
+    for where, name, receiver in _named(am.get("receivers"), "monitoring_alertmanager_receivers", "name", problems):
         where = "%s (%s)" % (where, name)
         if name == HEARTBEAT:
             problems.append("%s: the name %s is the role's (the Watchdog heartbeat, monitoring_alertmanager_heartbeat_url): "

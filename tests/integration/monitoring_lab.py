@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.certs_factory import snapshot
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ROUTERS = {
@@ -36,14 +38,7 @@ def free_port():
 
 def tree(root):
     """{relative path: (bytes, mode, inode, mtime_ns)} of every file under ``root``."""
-    state = {}
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(directory, name)
-            st = os.stat(path)
-            with open(path, "rb") as handle:
-                state[os.path.relpath(path, root)] = (handle.read(), st.st_mode & 0o7777, st.st_ino, st.st_mtime_ns)
-    return state
+    return snapshot(root, identity=True)
 
 
 def host_vars(tools, config_dir, ports, **extra):

@@ -18,6 +18,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.squaremcp.infra.plugins.module_utils._monitoring_files import (
     CheckError, WantedFile, apply, redact)
+from tests import certs_factory
 
 SECRET_URL = "https://hooks.example.test/T0KEN-s3cr3t"
 
@@ -28,12 +29,13 @@ def make_module(check_mode=False):
 
 
 def tool(tmp_path, name, refuse_when=None):
-    """A checker that logs its argv (and whether the staged files it names exist) and fails when a named file holds ``refuse_when``."""
+    """A checker that logs its argv and fails when a file it is given holds ``refuse_when``."""
     path = tmp_path / ("fake-" + name)
     log = tmp_path / (name + ".log")
+    refuse = ('grep -q "%s" "$f" && { echo "refused: $f has %s; see %s" >&2; exit 1; }; ' % (refuse_when, refuse_when, SECRET_URL)
+              if refuse_when else "")
     path.write_text("#!/bin/sh\necho \"$@\" >> %s\nfor a in \"$@\"; do f=\"${a#*=}\"; [ -f \"$f\" ] || continue; "
-                    "%s done\nexit 0\n" % (log, ('grep -q "%s" "$f" && { echo "refused: $f has %s; see %s" >&2; exit 1; }; '
-                                                  % (refuse_when, refuse_when, SECRET_URL)) if refuse_when else ""))
+                    "%s done\nexit 0\n" % (log, refuse))
     path.chmod(0o755)
     return [str(path)], log
 
@@ -44,7 +46,7 @@ def files(**overrides):
         "a": WantedFile("prometheus/rules/a.rules.yml", b"groups: []\n", check="rules"),
         "b": WantedFile("prometheus/rules/b.rules.yml", b"groups: []\n", check="rules"),
         "alertmanager": WantedFile("alertmanager/alertmanager.yml", ("receivers:\n- url: %s\n" % SECRET_URL).encode(),
-                                                    check="alertmanager", secret=True, mode="0640"),
+                                   check="alertmanager", secret=True, mode="0640"),
     }
     wanted.update(overrides)
     return [w for w in wanted.values() if w is not None]
@@ -54,14 +56,7 @@ DIRECTORIES = [{"path": "."}, {"path": "prometheus"}, {"path": "prometheus/rules
 
 
 def snapshot(root):
-    state = {}
-    for directory, _dirs, names in os.walk(root):
-        for name in names:
-            path = os.path.join(directory, name)
-            st = os.stat(path)
-            with open(path, "rb") as handle:
-                state[os.path.relpath(path, root)] = (handle.read(), stat.S_IMODE(st.st_mode), st.st_ino, st.st_mtime_ns)
-    return state
+    return certs_factory.snapshot(root, identity=True)
 
 
 def test_first_run_checks_each_kind_once_then_writes_everything(tmp_path):

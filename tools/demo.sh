@@ -65,7 +65,10 @@ layers() {
     }
     END {
       for (i = 1; i <= n; i++) {
-        p = order[i]; stop = (i < n) ? start[order[i + 1]] : end
+        p = order[i]
+        if (!(p in start)) continue  # a play whose hosts matched nothing (e.g. no other edge host) ran no task
+        stop = end
+        for (j = i + 1; j <= n; j++) if (order[j] in start) { stop = start[order[j]]; break }
         printf "  %-42s %4d tasks %4d changed %7.1fs\n", p, tasks[p], changed[p], stop - start[p]
       }
     }' "$1"

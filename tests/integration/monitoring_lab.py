@@ -9,6 +9,7 @@ from __future__ import annotations
 import grp
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -155,7 +156,8 @@ class Daemons(object):
         }
         for name, argv in commands.items():
             log = open(self.data / ("%s.log" % name), "wb")
-            self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            # own session: stop() signals the process group (unshare waits for its child instead of forwarding signals)
+            self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         for name, path in (("prometheus", "/-/ready"), ("alertmanager", "/-/ready"), ("blackbox", "/-/healthy")):
             self.wait(name, path)
         return self
@@ -192,9 +194,10 @@ class Daemons(object):
     def stop(self):
         for process in self.processes.values():
             if process.poll() is None:
-                process.terminate()
+                os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes.values():
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)

@@ -46,6 +46,7 @@ DAY = 86400
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 ALWAYS = {"Watchdog"}  # fires by design: no silent case
+pytestmark = pytest.mark.slow
 
 
 def alerts_in(paths):

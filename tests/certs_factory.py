@@ -222,14 +222,17 @@ class EdgeTree(object):
         return sorted(p.name for p in self.certs.iterdir() if not p.name.startswith("."))
 
 
-def snapshot(root):
-    """``{relative path: (bytes, mode)}`` of every file under ``root`` (the "previous good state")."""
+def snapshot(root, identity=False):
+    """``{relative path: (bytes, mode)}`` of every file under ``root`` (the "previous good state");
+    with ``identity`` also the inode and mtime (ns), to prove a file was not even rewritten."""
     state = {}
     for directory, _dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(directory, name)
+            st = os.stat(path)
             with open(path, "rb") as handle:
-                state[os.path.relpath(path, root)] = (handle.read(), os.stat(path).st_mode & 0o7777)
+                state[os.path.relpath(path, root)] = (handle.read(), st.st_mode & 0o7777) + (
+                    (st.st_ino, st.st_mtime_ns) if identity else ())
     return state
 
 
@@ -286,18 +289,25 @@ def _main(argv=None):
     parser = argparse.ArgumentParser(description=_main.__doc__)
     parser.add_argument("output")
     parser.add_argument("--namespace", default="edge")
-    parser.add_argument("specs", nargs="+", help="name=kind[:domain] with kind valid|expiring|expired|wrong_key|wrong_order|ca|sealing_key")
+    parser.add_argument("--root-ca", help="also write the root CA certificate (PEM) here, to trust it")
+    parser.add_argument("specs", nargs="+", help="name=kind[:domain[:days]] with kind valid|expiring|expired|wrong_key|wrong_order|ca|"
+                                                 "sealing_key (days: validity left, for valid and expiring)")
     args = parser.parse_args(argv)
     factory = CertFactory()
     secrets = []
     for spec in args.specs:
         name, _sep, rest = spec.partition("=")
-        kind, _sep, domain = rest.partition(":")
+        kind, _sep, rest = rest.partition(":")
+        domain, _sep, days = rest.partition(":")
         if kind == "sealing_key":  # labelled like the Sealed Secrets controller's key
             secrets.append(factory.sealing_key_secret(name, args.namespace))
             continue
-        pair = getattr(factory, kind)(domain) if domain else getattr(factory, kind)()
+        extra = {"days": float(days)} if days else {}
+        pair = getattr(factory, kind)(domain, **extra) if domain else getattr(factory, kind)()
         secrets.append(pair.secret(name, args.namespace))
+    if args.root_ca:
+        with open(args.root_ca, "wb") as handle:
+            handle.write(cert_pem(factory.root))
     with open(args.output, "w") as handle:
         json.dump({"apiVersion": "v1", "kind": "List", "items": secrets}, handle, indent=1)
     return 0

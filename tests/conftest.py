@@ -49,3 +49,14 @@ def promtool():
         return certs_factory.promtool()
     except RuntimeError as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def monitoring_tools():
+    """Debian's prometheus, prometheus-alertmanager and prometheus-blackbox-exporter unpacked once into .cache
+    (nothing installed, no daemon started): the directory holding usr/bin and usr/share."""
+    try:
+        return certs_factory.unpack_debian_packages(
+            "monitoring-tools", ["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"])
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""roles/cert_rotation/files/squaremcp_certificates.rules.yml under promtool (Debian's prometheus
-package, unpacked into .cache): `check rules`, then `test rules` on synthetic series for every rule,
+"""roles/monitoring/files/rules/squaremcp_certificates.rules.yml (the certificate rotation's alerts,
+deployed by the monitoring role) under promtool (Debian's prometheus package, unpacked into .cache):
+`check rules`, then `test rules` on synthetic series for every rule,
 then on the metrics the sync itself writes (healthy-but-expiring, source typo, run that cannot start)
 so "no certificate can expire silently" is shown end to end, not assumed.
 
@@ -24,9 +25,9 @@ from ansible_collections.squaremcp.infra.plugins.module_utils import certs
 from tests.certs_factory import CertFactory, EdgeTree
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "roles" / "cert_rotation" / "files" / "squaremcp_certificates.rules.yml"
+RULES = ROOT / "roles" / "monitoring" / "files" / "rules" / "squaremcp_certificates.rules.yml"
 ALERTS = ["SquaremcpCertificateExpiresSoon", "SquaremcpCertificateExpiresVerySoon", "SquaremcpCertificateSyncFailed",
-          "SquaremcpCertificateSyncNoSuccess", "SquaremcpCertificateSyncNotRunning", "SquaremcpCertificateSyncExpiring",
+          "CertificateRotationStale", "SquaremcpCertificateSyncNotRunning", "SquaremcpCertificateSyncExpiring",
           "SquaremcpCertificateSyncRefused", "SquaremcpCertificateCountDropped"]
 TARGET = {"instance": "edge-1:9100", "job": "node"}
 DAY, HOUR = 86400, 3600
@@ -141,12 +142,12 @@ def test_rules_on_synthetic_series(promtool, tmp_path):
              "SquaremcpCertificateCountDropped": [({"severity": "warning"}, _summary("dropped", value=0))]})
          + expect("3d", {  # 49 hours without success; the drop is more than a day old: no longer reported
              "SquaremcpCertificateSyncFailed": [({"severity": "warning"}, _summary("failed"))],
-             "SquaremcpCertificateSyncNoSuccess": [({"severity": "warning"}, _summary("no_success", left="2d 2h 0m 0s"))],
+             "CertificateRotationStale": [({"severity": "warning"}, _summary("no_success", left="2d 2h 0m 0s"))],
              "SquaremcpCertificateSyncExpiring": [({"severity": "warning"}, _summary("expiring", value=2))],
              "SquaremcpCertificateSyncRefused": [({"severity": "warning"}, _summary("refused", value=1))]})),
         ("1h", stopped, expect("2d11h", {})  # over two days since hour 10, but not yet for 10 minutes (hourly evaluation)
          + expect("2d12h", {
-             "SquaremcpCertificateSyncNoSuccess": [({"severity": "warning"}, _summary("no_success", left="2d 2h 0m 0s"))],
+             "CertificateRotationStale": [({"severity": "warning"}, _summary("no_success", left="2d 2h 0m 0s"))],
              "SquaremcpCertificateSyncNotRunning": [({"severity": "warning"}, _summary("not_running", left="2d 2h 0m 0s"))]})),
     ]
     tested = promtool_test(promtool, tmp_path, cases)
@@ -226,7 +227,7 @@ def test_rules_on_the_metrics_the_sync_writes(promtool, tmp_path):
             "SquaremcpCertificateExpiresSoon": [(dict(soon, severity="warning"), _summary("expires", left="2d 22h 0m 0s", **soon))],
             "SquaremcpCertificateExpiresVerySoon": [(dict(soon, severity="critical"), _summary("expires", left="2d 22h 0m 0s", **soon))],
             "SquaremcpCertificateSyncExpiring": expiring, "SquaremcpCertificateSyncFailed": failed,
-            "SquaremcpCertificateSyncNoSuccess": [({"severity": "warning"}, _summary("no_success", left="2d 2h 0m 0s"))]})),
+            "CertificateRotationStale": [({"severity": "warning"}, _summary("no_success", left="2d 2h 0m 0s"))]})),
     ]
     tested = promtool_test(promtool, tmp_path, cases)
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -43,6 +43,8 @@ DEPENDENCIES = (
     ("host", "traefik"),  # Docker engine and the external networks
     ("traefik", "cert_rotation"),  # Traefik's dynamic/ directory and the tree certs/ lives in
     ("microk8s", "sealed_secrets"),  # the cluster
+    ("traefik", "monitoring"),  # the routes it probes, the internal entry point it scrapes
+    ("cert_rotation", "monitoring"),  # the textfile metrics its rules watch
 )
 
 
@@ -163,6 +165,7 @@ BROKEN = {
     "wrong-choice": ({"microk8s_ingress_class_strategy": "rewrite"}, "microk8s", "rewrite"),
     "secret-without-namespace": ({"sealed_secrets_secrets": [{"name": "hermes-secrets"}]}, "sealed_secrets",
                                  "namespace"),
+    "wrong-install-method": ({"monitoring_install_method": "docker"}, "monitoring", "monitoring_install_method"),
 }
 
 

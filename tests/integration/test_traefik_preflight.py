@@ -46,6 +46,9 @@ CASES = {
                             "user 'bob' has no bcrypt, apr1 or SHA1 hash (a plain password?)"),
     "line_without_name": (dict(GOOD, traefik_dashboard_users=[BCRYPT, PLAIN]), "entry 2 is not name:hash"),
     "no_users": (dict(GOOD, traefik_dashboard_users=[]), "with the dashboard enabled traefik_dashboard_host and"),
+    "internal_on_loopback": (dict(GOOD, traefik_internal_bind_address="127.0.0.1"), None),
+    "internal_on_every_address": (dict(GOOD, traefik_internal_bind_address="0.0.0.0"),
+                                  "traefik_internal_bind_address 0.0.0.0 would publish Traefik's metrics on every address"),
 }
 
 

@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A set of monitoring configuration files, checked by the real tools as a whole, then written.
+
+The wanted files are laid out in a private temporary directory exactly as they will be under the
+root (so ``prometheus.yml`` is checked WITH the new rule and file_sd files it loads), every check
+runs there (``promtool check config`` / ``check rules``, ``amtool check-config``, blackbox
+``--config.check``, Loki ``-verify-config``, ``alloy fmt``), and only when all pass are the changed
+files renamed into place and the pruned ones removed. A refused set leaves every live file as it
+was, so the running services keep serving the previous configuration.
+
+Tools are argv lists: Debian's binaries, or ``docker run`` of the pinned image with ``{dir}`` (the
+temporary directory, mounted at the same path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.squaremcp.infra.plugins.module_utils.io import (
+    FileError, read_bytes, remove_files, write_files)
+
+CHECKS = {
+    # kind: (tool, arguments after the tool's argv; {file} is the staged copy, {files} all of that kind)
+    "prometheus": ("promtool", ["check", "config", "{file}"]),
+    "rules": ("promtool", ["check", "rules", "{files}"]),
+    "file_sd": ("promtool", ["check", "config", "{file_sd_config}"]),
+    "alertmanager": ("amtool", ["check-config", "{file}"]),
+    "blackbox": ("blackbox_exporter", ["--config.check", "--config.file={file}"]),
+    "loki": ("loki", ["-config.file={file}", "-verify-config"]),
+    "alloy": ("alloy", ["fmt", "{file}"]),
+}
+FILE_SD_CONFIG = ".file_sd_check.yml"
+# file_sd targets are the blackbox job's: URLs or host:port, probed through the exporter.
+FILE_SD_TEMPLATE = ("scrape_configs:\n  - job_name: check\n    file_sd_configs:\n      - files: [%s]\n"
+                    "    relabel_configs:\n      - target_label: __address__\n        replacement: 127.0.0.1:9115\n")
+SECRET_KEY = re.compile(r"^\s*-?\s*[A-Za-z_]*(?:url|password|secret|token|credentials|key)[A-Za-z_]*:\s*(.+?)\s*$", re.M)
+URL = re.compile(r"\bhttps?://[^\s\"']+")
+
+
+class CheckError(Exception):
+    """A tool refused a file (or could not run); the message is safe to show (secrets redacted)."""
+
+
+@dataclass
+class WantedFile:
+    path: str
+    content: bytes
+    mode: str = "0644"
+    owner: Optional[str] = None
+    group: Optional[str] = None
+    check: str = "none"
+    secret: bool = False
+
+
+@dataclass
+class Outcome:
+    changed: bool = False
+    written: List[str] = field(default_factory=list)
+    removed: List[str] = field(default_factory=list)
+    directories: List[str] = field(default_factory=list)
+    checked: List[str] = field(default_factory=list)
+    skipped_checks: List[str] = field(default_factory=list)
+    diff: List[Dict[str, str]] = field(default_factory=list)
+
+
+def redact(text: str, secrets_from: Sequence[bytes]) -> str:
+    """``text`` without any URL or any value of a secret-looking key of the given files."""
+    values = set()
+    for content in secrets_from:
+        values |= {value.strip("'\"") for value in SECRET_KEY.findall(content.decode("utf-8", "replace"))}
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "<redacted>")
+    return URL.sub("<redacted URL>", text)
+
+
+def _relative(path: str) -> str:
+    norm = os.path.normpath(path)
+    if os.path.isabs(path) or norm.startswith("..") or norm in (".", ""):
+        raise FileError("%r is not a path inside the root directory: give a relative path such as prometheus/prometheus.yml" % path)
+    return norm
+
+
+def _run(argv: List[str], timeout: int) -> Tuple[int, str]:
+    try:
+        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    except OSError as exc:
+        return 127, "cannot run %s: %s" % (argv[0], exc.strerror or exc)
+    except subprocess.TimeoutExpired:
+        return 124, "%s did not finish within %ds" % (argv[0], timeout)
+    return result.returncode, result.stdout.decode("utf-8", "replace")
+
+
+def run_checks(files: List[WantedFile], tools: Mapping[str, List[str]], check_mode: bool, timeout: int = 300) -> Tuple[List[str], List[str]]:
+    """Stage every file in a private directory and run each kind's check once; (checked, skipped).
+
+    Raises :class:`CheckError` naming the file(s) and the tool's output (URLs and secret values of
+    secret files redacted). A kind whose tool is empty is skipped; in check mode so is a tool that is
+    not installed yet (a fresh host), with a note.
+    """
+    kinds: Dict[str, List[WantedFile]] = {}
+    for wanted in files:
+        if wanted.check != "none":
+            kinds.setdefault(wanted.check, []).append(wanted)
+    if not kinds:
+        return [], []
+    workdir = tempfile.mkdtemp(prefix="squaremcp-monitoring-check-")
+    checked, skipped = [], []
+    try:
+        for wanted in files:
+            staged = os.path.join(workdir, wanted.path)
+            os.makedirs(os.path.dirname(staged), mode=0o700, exist_ok=True)
+            with open(staged, "wb") as handle:
+                handle.write(wanted.content)
+        secrets = [w.content for w in files if w.secret]
+        for kind in sorted(kinds):
+            tool_name, arguments = CHECKS[kind]
+            tool = list(tools.get(tool_name) or [])
+            paths = [w.path for w in kinds[kind]]
+            if not tool:
+                skipped.append("%s: no %s configured (monitoring_check_commands.%s is empty), not checked"
+                               % (", ".join(paths), tool_name, tool_name))
+                continue
+            if check_mode and (os.path.basename(tool[0]) == "docker" or "/" in tool[0] and not os.path.exists(tool[0])):
+                skipped.append("%s: not checked in check mode (%s)" % (", ".join(paths), "it would start a container"
+                               if os.path.basename(tool[0]) == "docker" else "%s is not installed yet" % tool[0]))
+                continue
+            staged = [os.path.join(workdir, path) for path in paths]
+            if kind == "file_sd":
+                with open(os.path.join(workdir, FILE_SD_CONFIG), "w") as handle:
+                    handle.write(FILE_SD_TEMPLATE % ", ".join(staged))
+            argv = [part.replace("{dir}", workdir) for part in tool]
+            for argument in arguments:
+                if argument == "{files}":
+                    argv.extend(staged)
+                else:
+                    argv.append(argument.replace("{file}", staged[0]).replace(
+                        "{file_sd_config}", os.path.join(workdir, FILE_SD_CONFIG)))
+            rc, output = _run(argv, timeout)
+            output = output.replace(workdir + "/", "")
+            if kind == "alertmanager" or any(w.secret for w in kinds[kind]):
+                output = redact(output, secrets)
+            if rc != 0:
+                raise CheckError("%s refused by %s (rc %d): %s" % (", ".join(paths), tool_name, rc, output.strip()))
+            checked.extend(paths)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return checked, skipped
+
+
+def _ensure_directories(module: Any, root: str, directories: List[Mapping[str, Any]]) -> List[str]:
+    """Create or fix the directories (mode, group); the relative paths that changed."""
+    import grp
+
+    changed = []
+    for spec in directories:
+        relative = _relative(spec["path"]) if spec["path"] not in ("", ".") else "."
+        path = os.path.join(root, relative)
+        mode = int(str(spec.get("mode") or "0755"), 8)
+        gid = None
+        if spec.get("group") not in (None, ""):
+            group = str(spec["group"])
+            try:
+                gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+            except KeyError:
+                raise FileError("group %r does not exist on this host (directory %s)" % (group, path)) from None
+        if not os.path.isdir(path):
+            if os.path.lexists(path):
+                raise FileError("%s exists and is not a directory: remove it or fix the path" % path)
+            changed.append(relative)
+            if not module.check_mode:
+                os.makedirs(path, mode=0o700)
+                os.chmod(path, mode)
+                if gid is not None:
+                    os.chown(path, -1, gid)
+            continue
+        st = os.stat(path)
+        if (st.st_mode & 0o7777) != mode or (gid is not None and st.st_gid != gid):
+            changed.append(relative)
+            if not module.check_mode:
+                os.chmod(path, mode)
+                if gid is not None:
+                    os.chown(path, -1, gid)
+    return changed
+
+
+def apply(module: Any, root: str, files: List[WantedFile], directories: List[Mapping[str, Any]], prune: List[str],
+          tools: Mapping[str, List[str]]) -> Outcome:
+    """Check the whole set, then create the directories, write what changed and prune; an :class:`Outcome`."""
+    outcome = Outcome()
+    for wanted in files:
+        wanted.path = _relative(wanted.path)
+    listed = {w.path for w in files}
+    if len(listed) != len(files):
+        raise FileError("a path is listed twice in files: each file once")
+    stale = []
+    for directory in prune:
+        base = os.path.join(root, _relative(directory))
+        if os.path.isdir(base):
+            for name in sorted(os.listdir(base)):
+                relative = os.path.join(_relative(directory), name)
+                if relative not in listed and os.path.isfile(os.path.join(base, name)):
+                    stale.append(relative)
+    pending = [w for w in files if read_bytes(os.path.join(root, w.path)) != w.content]
+    if pending or stale:
+        outcome.checked, outcome.skipped_checks = run_checks(files, tools, module.check_mode)
+    outcome.directories = _ensure_directories(module, root, directories)
+    for wanted in pending:
+        if not wanted.secret:
+            before = read_bytes(os.path.join(root, wanted.path))
+            outcome.diff.append({"before_header": wanted.path, "after_header": wanted.path,
+                                 "before": (before or b"").decode("utf-8", "replace"), "after": wanted.content.decode("utf-8", "replace")})
+        else:
+            outcome.diff.append({"before_header": wanted.path, "after_header": wanted.path,
+                                 "before": "(holds secrets: not shown)\n", "after": "(holds secrets: changed, not shown)\n"})
+    result = write_files(module, [{"path": os.path.join(root, w.path), "content": w.content, "mode": w.mode,
+                                   "owner": w.owner, "group": w.group} for w in files], check_missing_dirs=False)
+    outcome.written = [os.path.relpath(path, root) for path in result["written"]]
+    for relative in stale:
+        outcome.diff.append({"before_header": relative, "after_header": "%s (removed)" % relative,
+                             "before": (read_bytes(os.path.join(root, relative)) or b"").decode("utf-8", "replace"), "after": ""})
+    outcome.removed = [os.path.relpath(path, root) for path in remove_files(module, [os.path.join(root, s) for s in stale])]
+    outcome.changed = bool(result["changed"] or outcome.removed or outcome.directories)
+    return outcome

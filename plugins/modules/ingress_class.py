@@ -31,6 +31,8 @@ author:
   - SquareMCP platform team (@squaremcp)
 extends_documentation_fragment:
   - squaremcp.infra.k8s
+  - squaremcp.infra._attributes
+  - squaremcp.infra._attributes.ACTIONGROUP_K8S
 options:
   mode:
     description:
@@ -92,18 +94,16 @@ notes:
     only applied by admission when an Ingress is created).
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Changes are sent to the API with C(dryRun=All); files are not written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: With O(paths), one diff per rewritten Ingress document showing only that document, never the rest of
       the file (other documents may be Secrets with plaintext values).
-  platform:
-    description: Target OS/families that can be operated against.
+  idempotent:
     support: full
-    platforms: posix
+  platform:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -207,7 +207,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import ingress as ing
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
-from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError, read_bytes, write_files
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, read_bytes, write_files
 
 
 def read_cluster(module, namespaces):

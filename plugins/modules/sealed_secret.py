@@ -96,7 +96,8 @@ options:
       - Write the C(SealedSecret) manifest (YAML) to this file, atomically. Its directory must exist.
     type: path
   mode:
-    description: Mode of O(dest) when it is written.
+    description:
+      - Mode of O(dest) when it is written. O(owner), O(group) and the SELinux options apply to O(dest) too.
     type: raw
     default: "0644"
   backup:
@@ -115,20 +116,25 @@ options:
       - Keep it stable; changing it re-seals everything once.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.files
   - squaremcp.infra.k8s
+  - squaremcp.infra._attributes
+  - squaremcp.infra._attributes.ACTIONGROUP_K8S
 attributes:
   check_mode:
-    description: Nothing is written or applied; the result says what would change.
     support: full
+    details: Nothing is written or applied; the result says what would change.
   diff_mode:
-    description:
+    support: full
+    details:
       - Shows key names, scope, type, labels, annotations and digests before and after, never values.
       - For O(certificate_dest), the SHA-256, subject and expiry of the certificate before and after.
-    support: full
+  idempotent:
+    support: partial
+    details: With O(digest_key); without it every run seals anew and reports a change (with a warning).
   platform:
-    description: Runs where the certificate, O(dest) and the kubeconfig are.
     support: full
-    platforms: posix
+    details: Runs where the certificate, O(dest) and the kubeconfig are.
 requirements:
   - cryptography >= 38.0 (Python library; Debian 12 ships 38.0.4)
   - PyYAML (Python library)
@@ -255,7 +261,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s, sealing
-from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError, read_bytes, write_file
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, read_bytes, write_file
 
 NO_DIGEST_KEY_WARNING = (
     "no digest_key: the Secret was sealed anew and reported changed, and will be on every run. Give "
@@ -392,7 +398,7 @@ class SealedSecretModule(object):
             result["changed"] |= applied
         if params["dest"]:
             changed, backup_file = write_file(self.module, params["dest"], manifest, mode=params["mode"],
-                                              backup=params["backup"])
+                                              owner=params["owner"], group=params["group"], backup=params["backup"])
             result.update(dest=params["dest"])
             if backup_file:
                 result["backup_file"] = backup_file
@@ -417,6 +423,7 @@ def main():
         argument_spec=argument_spec(),
         mutually_exclusive=[("certificate", "certificate_path")],
         required_if=[("certificate_only", False, ("name", "namespace"))],
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     if not sealing.HAS_CRYPTOGRAPHY:

@@ -70,10 +70,11 @@ def check_templates(doc: Any, problems: List[str], prefix: str = "", where: str 
     if isinstance(doc, dict):
         for key, value in doc.items():
             here = "%s.%s" % (where, key) if where else str(key)
-            if isinstance(key, str) and "{{" in key:
-                problems.append("%s%s: the name contains '{{': Ansible does not template mapping keys, so this is an "
-                                "unrendered Jinja expression (and Traefik would evaluate it as a Go template); write "
-                                "the name literally" % (prefix, here))
+            marker = next((m for m in ("{{", "{%", "{#") if m in key), None) if isinstance(key, str) else None
+            if marker:
+                problems.append("%s%s: the name contains '%s': Ansible does not template mapping keys, so this is "
+                                "unrendered Jinja (and Traefik evaluates '{{' as a Go template); write the name "
+                                "literally" % (prefix, here, marker))
             check_templates(value, problems, prefix, here)
     elif isinstance(doc, list):
         for index, value in enumerate(doc):

@@ -179,6 +179,12 @@ def render(doc: Any) -> str:
     return HEADER + body
 
 
+def foreign_comments(text: str) -> List[int]:
+    """Lines of ``text`` with a comment the module did not write (its header is its own)."""
+    lines = _yaml.comment_lines(text)
+    return [line for line in lines if not (line == 1 and text.startswith(HEADER))]
+
+
 def redact(doc: Any) -> Tuple[Any, bool]:
     """Copy of ``doc`` with every secret-bearing middleware key redacted (for diffs), and whether there was one."""
     middlewares = names_of(doc, "http", "middlewares")

@@ -337,6 +337,31 @@ def check_shape(value: Any, spec: Spec, where: str, problems: List[str], secret:
         problems.append("%s: must be %s, got %s" % (where, _describe(spec), value_kind(value, secret)))
 
 
+def _strings(value: Any) -> List[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in _strings(key) + _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item)]
+    return [str(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def secret_strings(value: Any, spec: Spec) -> List[str]:
+    """Every string (and number) that is or may be a secret: what sits under a :class:`Secret` key, and all of
+    a wrong-typed value where the spec holds one (``basicAuth: "admin:$apr1$..."``). Modules add these to
+    the values Ansible masks in their whole result, the invocation included."""
+    if isinstance(spec, Secret):
+        return _strings(value)
+    if isinstance(spec, dict) and isinstance(value, dict):
+        return [s for key, item in value.items() if key in spec for s in secret_strings(item, spec[key])]
+    if isinstance(spec, ListOf) and isinstance(value, list):
+        return [s for item in value for s in secret_strings(item, spec.item)]
+    if isinstance(spec, MapOf) and isinstance(value, dict):
+        return [s for item in value.values() for s in secret_strings(item, spec.item)]
+    return _strings(value) if holds_secret(spec) and not isinstance(spec, str) else []
+
+
 def _redact_value(value: Any) -> Any:
     """A secret value for diffs: htpasswd lines keep their user name, everything else is replaced."""
     if isinstance(value, list):
@@ -362,6 +387,20 @@ def redact_shape(value: Any, spec: Spec) -> Tuple[Any, bool]:
         pairs = {key: redact_shape(item, spec.item) for key, item in value.items()}
         return {key: pair[0] for key, pair in pairs.items()}, any(pair[1] for pair in pairs.values())
     return value, False
+
+
+_URL_CREDENTIALS = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s]+)@")
+
+
+def url_credentials(value: Any) -> List[str]:
+    """``user:password`` parts of every URL in ``value`` (server URLs, forwardAuth addresses), to be masked."""
+    found = []
+    for text in _strings(value):
+        match = _URL_CREDENTIALS.match(text)
+        if match:
+            found.append(match.group(1))
+            found.extend(part for part in match.group(1).split(":", 1)[1:] if part)
+    return found
 
 
 def shown_url(url: Any) -> str:

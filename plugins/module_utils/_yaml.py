@@ -58,6 +58,33 @@ def load_all(text: str) -> List[Any]:
     return list(yaml.load_all(text, Loader=UniqueKeyLoader))  # nosec B506 - a SafeLoader subclass
 
 
+def _lines_of(text: str, start: int, end: int) -> List[tuple]:
+    """(offset, text) of each line piece of ``text[start:end]``."""
+    pieces, offset = [], start
+    for piece in text[start:end].split("\n"):
+        pieces.append((offset, piece))
+        offset += len(piece) + 1
+    return pieces
+
+
+def comment_lines(text: str) -> List[int]:
+    """1-based numbers of the lines holding a comment (``#`` outside every scalar, found with the scanner)."""
+    lines: List[int] = []
+    position = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            # Between two tokens there is only blank space and comments.
+            for offset, line_text in _lines_of(text, position, token.start_mark.index):
+                if "#" in line_text:
+                    line = text.count("\n", 0, offset) + 1
+                    if line not in lines:
+                        lines.append(line)
+            position = max(position, token.end_mark.index)
+    except yaml.YAMLError:
+        return lines
+    return lines
+
+
 def problem(exc: Exception) -> str:
     """A YAML error as ``what (line L, column C)``, without the quoted source line PyYAML adds."""
     parts = []

@@ -61,8 +61,9 @@ options:
     description:
       - HTTP middlewares, name -> definition with exactly one kind (C(basicAuth), C(headers), C(redirectScheme),
         C(rateLimit), C(ipAllowList), C(stripPrefix), C(chain) ...).
-      - C(basicAuth) and C(digestAuth) C(users) hashes are redacted in the diff and in the returned values; the
-        task's own arguments are logged by Ansible as usual, so prefer C(usersFile) (or C(no_log) on the task).
+      - Values of secret-bearing keys (C(basicAuth) and C(digestAuth) C(users), C(rateLimit.redis.password)) are
+        redacted in the diff and masked in the whole result, including the task arguments Ansible shows with
+        C(-vvv); messages name their type, never their value.
       - With O(state=absent), the names to remove.
     type: raw
   state:
@@ -232,6 +233,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.squaremcp.infra.plugins.module_utils import _traefik_config as traefik
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
     FileError, lock_directory, read_bytes, write_file)
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import (
+    HTTP_MIDDLEWARE_KINDS, secret_strings, url_credentials)
 from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_references import Context, validate
 
 
@@ -264,7 +267,8 @@ def _load_current(module, path):
     if raw is None:
         return raw, {}
     try:
-        doc = traefik.load_text(raw.decode("utf-8"), path)
+        text = raw.decode("utf-8")
+        doc = traefik.load_text(text, path)
     except UnicodeDecodeError:
         module.fail_json(msg="the existing %s is not UTF-8 text and was left untouched: fix or remove it first" % path,
                          path=path)
@@ -276,6 +280,12 @@ def _load_current(module, path):
     if not isinstance(doc, dict):
         module.fail_json(msg="the existing %s does not hold a mapping and was left untouched: fix or remove it first"
                          % path, path=path)
+    comments = traefik.foreign_comments(text)
+    if comments:
+        module.fail_json(msg="the existing %s has comments (line %s) that the module would drop, since it writes the "
+                             "file from data; it was left untouched: move what they say into the inventory (or "
+                             "another file of the directory) and remove them, or remove the file"
+                         % (path, ", ".join(str(line) for line in comments)), path=path)
     return raw, doc
 
 
@@ -359,12 +369,22 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    # Values of secret-bearing keys (users, passwords, credentials in URLs), also of the wrong type, are masked
+    # in the whole result.
+    middlewares = module.params["middlewares"] if isinstance(module.params["middlewares"], dict) else {}
+    for entry in middlewares.values():
+        module.no_log_values.update(value for value in secret_strings(entry, HTTP_MIDDLEWARE_KINDS) if value)
+    for kind in traefik.KINDS:
+        module.no_log_values.update(url_credentials(module.params[kind]))
     if not traefik.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (Debian: python3-yaml)"))
     path = module.params["path"]
     if os.path.isdir(path) and not os.path.islink(path):
         module.fail_json(msg="path %s is a directory: give the file inside the file provider's directory, e.g. %s"
                          % (path, os.path.join(path, "routes.yml")))
+    if os.path.splitext(path)[1].lower() not in (".yml", ".yaml"):
+        module.fail_json(msg="path %s: the module writes YAML and Traefik reads a file by its extension, so give a "
+                             ".yml or .yaml file (e.g. %s)" % (path, os.path.splitext(path)[0] + ".yml"))
     try:
         with lock_directory(path):
             result = run(module, path)

@@ -285,7 +285,8 @@ def run_files(module, result):
     for path in params["paths"]:
         if os.path.isdir(path):
             raise ing.ManifestError("%s is a directory: list the manifest files in paths" % path)
-        bom, text = ing.decode_manifest(path, read_bytes(path))
+        raw = read_bytes(path)
+        bom, text = ing.decode_manifest(path, raw)
         manifest = ing.ManifestFile(path, text)
         for ingress in manifest.ingresses():
             entry = ing.decide(ingress, model) if model else {
@@ -296,7 +297,8 @@ def run_files(module, result):
         new_text, changes, file_diffs = manifest.rewrite_with_diffs(target)
         files.append({"path": path, "changed": bool(changes), "documents": changes})
         if changes:
-            pending.append({"path": path, "content": bom + new_text.encode("utf-8")})
+            # expect: a file that changes while the module works (another run, an editor) is not overwritten
+            pending.append({"path": path, "content": bom + new_text.encode("utf-8"), "expect": raw})
             diffs.extend(file_diffs)
             secrets.extend("%s: %s" % (path, where) for where in manifest.secrets_with_values())
     result["mismatches"] = [e for e in result["ingresses"] if not e["compliant"]]

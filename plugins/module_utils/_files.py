@@ -325,7 +325,7 @@ def _check_expected(spec: Dict[str, Any], current: Optional[bytes]) -> None:
 
 
 def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = False,
-                check_missing_dirs: bool = False) -> Dict[str, Any]:
+                check_missing_dirs: bool = False, check_only: bool = False) -> Dict[str, Any]:
     """Write several files atomically with respect to each other's failures.
 
     ``module`` is a :class:`FileOps` or an ``AnsibleModule``. ``files`` is a list of dicts with
@@ -339,9 +339,11 @@ def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = Fal
     directory fails a real run; in check mode it fails only with ``check_missing_dirs`` (leave it
     off when the caller creates the directory itself before writing). In check mode nothing is
     written, but ``changed`` tells what would happen. A failure after a file has been replaced
-    raises :class:`FileError` with ``changed=True``.
+    raises :class:`FileError` with ``changed=True``. ``check_only`` runs every check and reports as check
+    mode does, also outside check mode (to refuse before changing something else, e.g. a cluster).
     """
     ops = file_ops(module)
+    dry = ops.check_mode or check_only
     result: Dict[str, Any] = {"changed": False, "written": [], "backups": {}}
     pending: List[Tuple[Dict[str, Any], Optional[bytes], Wanted]] = []
     settled: List[Tuple[Dict[str, Any], Wanted]] = []
@@ -357,7 +359,7 @@ def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = Fal
         else:
             settled.append((spec, wanted))
     for spec, wanted in settled:
-        if ops.check_mode:
+        if dry:
             result["changed"] |= _attributes_differ(spec["path"], wanted)
         else:
             try:
@@ -367,7 +369,7 @@ def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = Fal
                                 changed=result["changed"]) from exc
     if not pending:
         return result
-    if ops.check_mode:
+    if dry:
         result["changed"] = True
         result["written"] = [spec["path"] for spec, _current, _wanted in pending]
         return result

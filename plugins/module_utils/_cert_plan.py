@@ -41,7 +41,7 @@ class Installed:
     text: Optional[str] = None
     entries: Dict[str, Dict[str, str]] = field(default_factory=dict)
     default_key: Optional[str] = None
-    foreign: int = 0
+    foreign: List[str] = field(default_factory=list)  # what the file holds that this module did not write
     raw: Optional[bytes] = None  # the file's bytes as read: a write expects them unchanged
 
 
@@ -71,17 +71,23 @@ def parse_installed(text, config_path="certificates.yml"):
     listed = tls.get("certificates") if isinstance(tls, dict) else None
     if not isinstance(listed, list):
         raise SyncError("%s has no tls.certificates list: it is written only by this module; delete it to rebuild it" % config_path)
-    entries, foreign = {}, 0
-    for item in listed:
+    entries, foreign = {}, []
+    foreign += ["top-level key %s" % key for key in data if key != "tls"]
+    foreign += ["tls.%s" % key for key in tls if key not in ("certificates", "stores")]
+    for index, item in enumerate(listed):
         parsed = _managed(item.get("certFile")) if isinstance(item, dict) else None
         key_parsed = _managed(item.get("keyFile")) if isinstance(item, dict) else None
-        if parsed and key_parsed and parsed[2] == "crt" and key_parsed == (parsed[0], parsed[1], "key"):
+        if parsed and key_parsed and parsed[2] == "crt" and key_parsed == (parsed[0], parsed[1], "key") \
+                and set(item) == {"certFile", "keyFile"}:
             entries[parsed[0]] = {"cert_file": parsed[0] + "_" + parsed[1] + ".crt",
                                   "key_file": parsed[0] + "_" + parsed[1] + ".key", "digest": parsed[1]}
         else:
-            foreign += 1
+            foreign.append("tls.certificates[%d]" % index)
+    stores = tls.get("stores")
     default = _dig(tls, "stores", "default", "defaultCertificate")
     parsed = _managed(default.get("certFile")) if isinstance(default, dict) else None
+    if stores is not None and (stores != {"default": {"defaultCertificate": default}} or not parsed):
+        foreign.append("tls.stores")
     return Installed(text, entries, parsed[0] if parsed else None, foreign)
 
 
@@ -165,6 +171,11 @@ def _source_info(item, now):
 
 def make_plan(items, installed, options, now=None):
     """Decide per certificate; build the file list, the new config and the prune list."""
+    if installed.foreign:
+        raise SyncError(
+            "%s holds content not written by this module (%s), which rewriting it would drop: move it to another "
+            "file of Traefik's dynamic directory (Traefik merges them) and run again; nothing was changed"
+            % (options.config_path, ", ".join(installed.foreign)))
     plan = Plan()
     seen = set()
     for item in sorted(items, key=lambda i: i.key):
@@ -207,9 +218,6 @@ def make_plan(items, installed, options, now=None):
         else:
             _keep_previous(plan, options, namespace, name, key, installed.entries[key], "kept",
                            "no longer in the source; kept because prune is false", None, now)
-    if installed.foreign:
-        plan.warnings.append("%s had %d entries not written by this module: they were dropped" % (
-            options.config_path, installed.foreign))
     plan.default_key = _default_key(plan, items, installed, options)
     plan.config_text = render_config(plan.served, options.container_cert_dir, plan.default_key)
     plan.prune = _unreferenced(options.dest_dir, plan.served)

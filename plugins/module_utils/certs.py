@@ -25,6 +25,7 @@ Nothing here ever puts key material in a message, a return value or a diff.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional
@@ -208,15 +209,43 @@ def _run(ops: fileio.FileOps, params: Mapping[str, Any], fetch: Callable[[], Lis
         "changed": False, "failed": False, "msg": "", "certificates": [], "expiring": [], "refused": [],
         "warnings": [], "written": [], "removed": [], "config_path": options.config_path, "run_at": iso(now),
         "check_mode": bool(ops.check_mode)}
+    if not os.path.isdir(options.dest_dir):
+        # A first run reads the source before it creates anything: a source that cannot be read leaves no
+        # directory, no lock file, not even a changed mtime of the parent.
+        fetch = _fetched_once(fetch)
+        try:
+            fetch()
+        except SyncError as exc:
+            if not os.path.lexists(options.config_path):
+                raise SyncError("%s; nothing was created" % exc) from None
     directory = _RunDirectory(ops, options)
     changed_dir = directory.enter()
     failed = True
     try:
-        outcome = _sync(ops, options, outcome, fetch, now, changed_dir)
+        # Traefik's dynamic directory has other writers (traefik_routes): take turns with them too.
+        with fileio.lock_directory(options.config_path, timeout=options.lock_timeout) if not ops.check_mode \
+                else contextlib.nullcontext():
+            outcome = _sync(ops, options, outcome, fetch, now, changed_dir)
         failed = outcome["failed"]
         return outcome
     finally:
         directory.leave(failed)
+
+
+def _fetched_once(fetch: Callable[[], List[SourceItem]]) -> Callable[[], List[SourceItem]]:
+    """``fetch`` called at most once: later calls give the same items (or raise the same error)."""
+    memo: Dict[str, Any] = {}
+
+    def cached() -> List[SourceItem]:
+        if "items" not in memo and "error" not in memo:
+            try:
+                memo["items"] = fetch()
+            except SyncError as exc:
+                memo["error"] = exc
+        if "error" in memo:
+            raise memo["error"]
+        return memo["items"]
+    return cached
 
 
 def _sync(ops: fileio.FileOps, options: Options, outcome: Dict[str, Any], fetch: Callable[[], List[SourceItem]],

@@ -355,7 +355,13 @@ def test_read_installed(tmp_path, factory):
     manual = "  certificates:\n    - certFile: /x/manual.crt\n      keyFile: /x/manual.key\n"
     path.write_text(plan.config_text.replace("  certificates:\n", manual))
     installed = certs.read_installed(str(path))
-    assert list(installed.entries) == ["edge_a"] and installed.foreign == 1 and installed.default_key == "edge_a"
+    assert list(installed.entries) == ["edge_a"] and installed.foreign == ["tls.certificates[0]"]
+    assert installed.default_key == "edge_a"
+    # content the module did not write is never dropped: the plan refuses, naming it
+    with pytest.raises(certs.SyncError, match=r"holds content not written by this module \(tls.certificates\[0\]\)"):
+        certs.make_plan([_item(factory.valid(), "a")], installed, options, NOW)
+    path.write_text(plan.config_text + "  options:\n    modern: {minVersion: VersionTLS13}\nhttp: {}\n")
+    assert certs.read_installed(str(path)).foreign == ["top-level key http", "tls.options"]
     path.write_text("tls: [unclosed\n")
     with pytest.raises(certs.SyncError, match="is not valid YAML.*written only by this module"):
         certs.read_installed(str(path))

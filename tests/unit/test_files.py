@@ -256,3 +256,66 @@ def test_a_failed_rename_leaves_no_temporary_files(module, tmp_path, monkeypatch
         _files.write_files(module, [{"path": first, "content": b"a\n"}, {"path": second, "content": b"b\n"}])
     assert err.value.changed is True and "files written before it: %s" % first in str(err.value)
     assert leftovers(str(tmp_path)) == [] and sorted(os.listdir(str(tmp_path))) == ["a.yml"]
+
+
+def test_a_file_changed_since_it_was_read_is_not_overwritten(module, tmp_path):
+    path = str(tmp_path / "routes.yml")
+    write(path, b"read\n")
+    write(path, b"an editor wrote this meanwhile\n")
+    with pytest.raises(_files.FileError, match="changed on disk while this run was working"):
+        _files.write_file(module, path, b"new\n", expect=b"read\n")
+    assert read(path) == b"an editor wrote this meanwhile\n" and leftovers(str(tmp_path)) == []
+    with pytest.raises(_files.FileError, match="changed on disk"):
+        _files.write_file(module, str(tmp_path / "new.yml"), b"x\n", expect=b"it existed\n")  # expected a file
+    assert _files.write_file(module, path, b"new\n", expect=b"an editor wrote this meanwhile\n")[0]
+
+
+@pytest.mark.parametrize("content", [b"same\n", b"different\n"])
+def test_a_symbolic_link_is_never_written_or_chmod_ed_through(module, tmp_path, content):
+    outside = tmp_path / "outside.yml"
+    outside.write_bytes(b"same\n")
+    os.chmod(str(outside), 0o600)
+    link = tmp_path / "routes.yml"
+    os.symlink(str(outside), str(link))
+    with pytest.raises(_files.FileError, match="is a symbolic link"):
+        _files.write_file(module, str(link), content, mode="0644")
+    assert outside.read_bytes() == b"same\n" and os.stat(str(outside)).st_mode & 0o777 == 0o600
+    assert os.path.islink(str(link))
+    with pytest.raises(_files.FileError, match="is a symbolic link"):
+        _files.read_bytes(str(link), follow_symlinks=False)
+
+
+def test_lock_file_is_never_rewritten_nor_followed(tmp_path):
+    lock = tmp_path / ".lock"
+    with _files.FileLock(str(lock)):
+        pass
+    before = os.stat(str(lock))
+    with _files.FileLock(str(lock)):
+        pass
+    after = os.stat(str(lock))
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, 0)
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"keep")
+    os.symlink(str(outside), str(tmp_path / "link.lock"))
+    with pytest.raises(_files.FileError, match="is a symbolic link"):
+        _files.FileLock(str(tmp_path / "link.lock")).acquire()
+    assert outside.read_bytes() == b"keep"
+
+
+def test_directory_lock_serialises_and_names_the_holder(tmp_path):
+    import subprocess
+    import sys
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)\n"), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(_files.LockTimeout, match="pid %d" % holder.pid):
+            with _files.lock_directory(str(tmp_path / "routes.yml"), timeout=0.3):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with _files.lock_directory(str(tmp_path / "routes.yml"), timeout=0.3):
+        assert os.listdir(str(tmp_path)) == []  # nothing created to lock

@@ -308,3 +308,31 @@ def test_htpasswd_problems_name_users_never_secrets():
                         "entry 3 is not name:hash", "entry 4 is not name:hash",
                         "user 'carol' has no bcrypt, apr1 or SHA1 hash (a plain password?)", "entry 6 is not name:hash"]
     assert not any("s3cret" in p or "$2y$" in p for p in problems)
+
+
+def test_problems_are_located_by_the_inventory_variable_an_entry_came_from():
+    problems = ["routes.yml: http.routers.ab.rule: bad", "routes.yml: http.routers.a.b.service: x",
+                "routes.yml: http.services: removing service s breaks router r: fix",
+                "routes.yml: http.routers.kept-from-file.rule: bad", "other.yml: http.routers.ab.rule: bad"]
+    origins = {"routers": "traefik_routes_routers", "services": "traefik_routes_services"}
+    assert traefik.relocate(problems, "routes.yml", origins, {"routers": ["ab", "a.b"]}) == [
+        "traefik_routes_routers.ab.rule: bad", "traefik_routes_routers.a.b.service: x",
+        "traefik_routes_services: removing service s breaks router r: fix",
+        "routes.yml: http.routers.kept-from-file.rule: bad", "other.yml: http.routers.ab.rule: bad"]
+
+
+def test_secret_values_are_found_whatever_their_type():
+    from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import (
+        HTTP_MIDDLEWARE_KINDS, secret_strings, url_credentials)
+    assert secret_strings({"basicAuth": {"users": ["a:h1"], "realm": "r"}}, HTTP_MIDDLEWARE_KINDS) == ["a:h1"]
+    assert secret_strings({"basicAuth": "a:h1"}, HTTP_MIDDLEWARE_KINDS) == ["a:h1"]
+    assert secret_strings("basicAuth a:h1", HTTP_MIDDLEWARE_KINDS) == ["basicAuth a:h1"]
+    assert secret_strings({"rateLimit": {"redis": {"password": {"v": 12345}}}}, HTTP_MIDDLEWARE_KINDS) == ["v", "12345"]
+    assert secret_strings({"headers": {"frameDeny": True}}, HTTP_MIDDLEWARE_KINDS) == []
+    assert url_credentials({"s": {"loadBalancer": {"servers": [{"url": "http://u:p4ss@h:80"}]}}}) == ["u:p4ss", "p4ss"]
+
+
+def test_comments_the_module_did_not_write_are_found():
+    text = traefik.HEADER + "http:\n  a: 'x # no comment'  # one\n  b: |\n    # text, not a comment\n# two\n"
+    assert traefik.foreign_comments(text) == [3, 6]
+    assert traefik.foreign_comments(traefik.render({"http": {"routers": {}}})) == []

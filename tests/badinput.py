@@ -51,6 +51,13 @@ class Run:
         return self.results[case]
 
 
+def localhost_play(tasks, module_defaults=None):
+    """A play running ``tasks`` on localhost with the controller's Python."""
+    return {"name": "bad input", "hosts": "localhost", "connection": "local", "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "module_defaults": module_defaults or {}, "tasks": tasks}
+
+
 def run_cases(tmp_path, module, cases, check=False, diff=False, verbosity=0, env=None, module_defaults=None):
     """Run ``cases`` ({id: module arguments}) as one task each; return a :class:`Run`.
 
@@ -65,11 +72,8 @@ def run_cases(tmp_path, module, cases, check=False, diff=False, verbosity=0, env
     tasks.append({"name": "Save the results for pytest", "ansible.builtin.copy": {
         "dest": str(results_file), "content": "{{ %s | to_json }}" % json.dumps(saved).replace('"{{ ', "").replace(
             ' }}"', ""), "mode": "0600"}, "no_log": True, "check_mode": False, "diff": False})
-    play = {"name": "bad input", "hosts": "localhost", "connection": "local", "gather_facts": False,
-            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-            "module_defaults": module_defaults or {}, "tasks": tasks}
     playbook = tmp_path / "bad-input.yml"
-    playbook.write_text(json.dumps([play], indent=1))
+    playbook.write_text(json.dumps([localhost_play(tasks, module_defaults)], indent=1))
     environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1",
                        ANSIBLE_LOCAL_TEMP=str(tmp_path / ".ansible-tmp"), ANSIBLE_HOME=str(tmp_path / ".ansible-home"),
                        ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_PIPELINING="true")

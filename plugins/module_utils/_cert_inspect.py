@@ -24,12 +24,11 @@ try:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.x509.oid import NameOID
-
-    HAS_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover - reported through missing_required_lib
+    CRYPTOGRAPHY_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+else:
     CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover - exercised through missing_required_lib
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+HAS_CRYPTOGRAPHY = CRYPTOGRAPHY_IMPORT_ERROR is None
 
 UTC = datetime.timezone.utc
 SECONDS_PER_DAY = 86400

@@ -29,7 +29,7 @@ LAST_RUN_METRIC = "squaremcp_certificate_sync_last_run_timestamp_seconds"
 LAST_SUCCESS_METRIC = "squaremcp_certificate_sync_last_success_timestamp_seconds"
 # name -> (help, label names); README "Metrics the collection writes" lists the same names.
 METRICS = {
-    EXPIRY_METRIC: ("notAfter of the certificate Traefik serves, as a Unix timestamp.", ("namespace", "name", "domain")),
+    EXPIRY_METRIC: ("notAfter of the certificate Traefik serves, as a Unix timestamp.", ("domain", "name", "namespace")),
     "squaremcp_certificate_sync_certificates": (
         "Certificates referenced by Traefik's certificates.yml after the last sync.", ()),
     "squaremcp_certificate_sync_expiring": (

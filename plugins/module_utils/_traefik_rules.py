@@ -173,19 +173,19 @@ class _Parser:
                             % ("%r" % token[0] if token[0] != "value" else "value", token[2] + 1))
         return tree
 
-    def expression(self) -> Tree:
-        left = self.conjunction()
-        while self.peek()[0] == "||":
+    def _chain(self, operator: str, kind: str, operand: Any) -> Tree:
+        """operand (operator operand)*, left-associative."""
+        left = operand()
+        while self.peek()[0] == operator:
             self.index += 1
-            left = ("or", left, self.conjunction())
+            left = (kind, left, operand())
         return left
 
+    def expression(self) -> Tree:
+        return self._chain("||", "or", self.conjunction)
+
     def conjunction(self) -> Tree:
-        left = self.unary()
-        while self.peek()[0] == "&&":
-            self.index += 1
-            left = ("and", left, self.unary())
-        return left
+        return self._chain("&&", "and", self.unary)
 
     def unary(self) -> Tree:
         kind, _value, column = self.peek()

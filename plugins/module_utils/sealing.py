@@ -28,21 +28,16 @@ import json
 import os
 import re
 import struct
-import traceback
 
-try:
+from ansible_collections.squaremcp.infra.plugins.module_utils import _yaml
+from ansible_collections.squaremcp.infra.plugins.module_utils._cert_inspect import (
+    HAS_CRYPTOGRAPHY, is_ca, not_after, not_before)
+
+if HAS_CRYPTOGRAPHY:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover - exercised through missing_required_lib
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
-
-from ansible_collections.squaremcp.infra.plugins.module_utils import _yaml
 
 HAS_YAML = _yaml.HAS_YAML
 YAML_IMPORT_ERROR = _yaml.YAML_IMPORT_ERROR
@@ -112,7 +107,7 @@ class Certificate(object):
         self.cert = cert
         self.public_key = cert.public_key()
         self.sha256 = _der_sha256(cert)
-        self.not_after = _not_after(cert)
+        self.not_after = not_after(cert)
         self.pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
     def info(self):
@@ -127,13 +122,6 @@ class Certificate(object):
 
 def _der_sha256(cert):
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def _not_after(cert):
-    value = getattr(cert, "not_valid_after_utc", None)
-    if value is None:  # cryptography < 42
-        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
-    return value
 
 
 def load_certificate(pem, now=None, source="the certificate"):
@@ -177,12 +165,12 @@ def load_certificate(pem, now=None, source="the certificate"):
                 source, cert.public_key().key_size, MIN_KEY_SIZE))
     certificate = Certificate(cert)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    not_before = _not_before(cert)
-    if now < not_before:
+    valid_from = not_before(cert)
+    if now < valid_from:
         raise SealingError(
             "%s is not valid before %s: the clock of this host or of the cluster is wrong, or it is not the "
             "controller's current certificate; check both clocks and fetch the certificate again"
-            % (source, not_before.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            % (source, valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")))
     if now >= certificate.not_after:  # as certs.describe: a certificate is expired from its notAfter instant
         raise SealingError(
             "%s expired on %s: the controller renews its key regularly, fetch its current certificate "
@@ -194,25 +182,11 @@ def load_certificate(pem, now=None, source="the certificate"):
 
 def _bundle_note(chain):
     first, second = chain[0], chain[1]
-    ca = _is_ca(first)
+    ca = is_ca(first)
     if ca and second.issuer == first.subject:
         return (" and the first is the CA that issued certificate 2 (%s): sealing to it would use the CA's key, which "
                 "the controller does not have" % second.subject.rfc4514_string())
     return ""
-
-
-def _is_ca(cert):
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
-
-
-def _not_before(cert):
-    value = getattr(cert, "not_valid_before_utc", None)
-    if value is None:  # cryptography < 42
-        value = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
-    return value
 
 
 def certificate_summary(pem):
@@ -228,7 +202,7 @@ def certificate_summary(pem):
     return {
         "sha256": _der_sha256(cert),
         "subject": cert.subject.rfc4514_string(),
-        "not_after": _not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

@@ -270,6 +270,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _sealed_cluster as cluster
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s, sealing
+from ansible_collections.squaremcp.infra.plugins.module_utils._cert_inspect import CRYPTOGRAPHY_IMPORT_ERROR
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
     FileError, lock_directory, read_bytes, write_files)
 from ansible_collections.squaremcp.infra.plugins.module_utils._sealed_manifest import DestFile, ManifestFileError
@@ -453,9 +454,9 @@ def _refused_digest_key(module):
     for option in ("data", "string_data"):
         if arguments[option]:
             arguments[option] = dict.fromkeys(arguments[option], "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
-    module.fail_json(msg="%s/%s: digest_key is shorter than %d characters: use a long random string from the vault "
-                         "(e.g. openssl rand -hex 32)" % (module.params["namespace"], module.params["name"],
-                                                           sealing.DIGEST_KEY_MIN_LENGTH),
+    where = "%s/%s" % (module.params["namespace"], module.params["name"])
+    module.fail_json(msg="%s: digest_key is shorter than %d characters: use a long random string from the vault (e.g. "
+                         "openssl rand -hex 32)" % (where, sealing.DIGEST_KEY_MIN_LENGTH),
                      invocation={"module_args": arguments})
 
 
@@ -468,7 +469,7 @@ def main():
         supports_check_mode=True,
     )
     if not sealing.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=sealing.CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     if not sealing.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=sealing.YAML_IMPORT_ERROR)
     if not module.params["certificate_only"]:
@@ -487,6 +488,7 @@ def main():
                  if params["certificate_only"] else "%s/%s" % (params["namespace"], params["name"]))
         module.fail_json(msg="%s: %s" % (where, exc))
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ matcher arguments, unrendered Jinja in names), messages naming the inventory var
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.badinput import ROOT, run_cases, state, texts
+from tests.badinput import ROOT, localhost_play, run_cases, state, texts
 
 pytestmark = pytest.mark.slow
 
@@ -146,18 +147,8 @@ def test_messages_name_the_inventory_variable_once_and_removals_what_they_break(
         assert state(base) == before[name], name
 
 
-CONCURRENT_PLAY = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  tasks:
-    - name: Add one router (prune false, other routers stay)
-      squaremcp.infra.traefik_routes:
-        path: "{{ path }}"
-        routers: "{{ {'r' ~ n: {'rule': 'Host(`r' ~ n ~ '.example.com`)', 'service': 'shared'}} }}"
-"""
+CONCURRENT_TASK = {"name": "Add one router (prune false, other routers stay)", MODULE: {
+    "path": "{{ path }}", "routers": "{{ {'r' ~ n: {'rule': 'Host(`r' ~ n ~ '.example.com`)', 'service': 'shared'}} }}"}}
 
 
 def test_concurrent_runs_on_one_directory_lose_no_update(tmp_path):
@@ -166,7 +157,7 @@ def test_concurrent_runs_on_one_directory_lose_no_update(tmp_path):
     dynamic.mkdir()
     (dynamic / "services.yml").write_text("http: {services: {shared: {loadBalancer: {servers: [{url: 'http://s:80'}]}}}}\n")
     path = dynamic / "routes.yml"
-    (tmp_path / "play.yml").write_text(CONCURRENT_PLAY)
+    (tmp_path / "play.yml").write_text(json.dumps([localhost_play([CONCURRENT_TASK])]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_RETRY_FILES_ENABLED="0")
     procs = [subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",

@@ -7,7 +7,7 @@ module's argument spec, the cert rotation timer's JSON configuration, :class:`Op
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, cast
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
 
@@ -38,8 +38,8 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     report_path=dict(type="path"),
     lock_file=dict(type="path"),
     lock_timeout=dict(type="int", default=60),
-    **k8s.KUBE_ARGUMENT_SPEC,
 )
+ARGUMENT_SPEC.update(cast(Dict[str, Dict[str, Any]], k8s.KUBE_ARGUMENT_SPEC))
 
 
 class SyncError(Exception):
@@ -59,9 +59,9 @@ def check_params(params: Mapping[str, Any], where: str = "the options") -> Dict[
     if unknown:
         raise SyncError("%s: unknown option%s %s; known: %s" % (
             where, "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(sorted(ARGUMENT_SPEC))))
-    checked = {}
+    checked: Dict[str, Any] = {}
     for name, spec in ARGUMENT_SPEC.items():
-        value = params.get(name)
+        value: Any = params.get(name)
         if value is None:
             if spec.get("required"):
                 raise SyncError("%s: %s is required" % (where, name))
@@ -70,7 +70,7 @@ def check_params(params: Mapping[str, Any], where: str = "the options") -> Dict[
         types = _TYPES[spec.get("type", "str")]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise SyncError("%s: %s must be of type %s, got %s" % (where, name, spec.get("type"), type(value).__name__))
-        if spec.get("elements") == "str" and not all(isinstance(item, str) for item in value):
+        if spec.get("elements") == "str" and not all(isinstance(item, str) for item in cast(list, value)):
             raise SyncError("%s: %s must be a list of strings" % (where, name))
         if spec.get("choices") and value not in spec["choices"]:
             raise SyncError("%s: %s must be one of %s, got %r" % (where, name, ", ".join(spec["choices"]), value))

@@ -533,9 +533,8 @@ class FileLock:
     def __enter__(self) -> "FileLock":
         return self.acquire()
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> None:
         self.release()
-        return False
 
 
 @contextlib.contextmanager

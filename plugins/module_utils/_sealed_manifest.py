@@ -39,10 +39,15 @@ def render(manifest: Dict[str, Any], header: bool = True) -> str:
     return HEADER + text if header else text
 
 
+def _metadata(doc: Dict[str, Any]) -> Dict[str, Any]:
+    meta = doc.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _describe(doc: Any) -> str:
     if not isinstance(doc, dict):
         return "a %s" % type(doc).__name__
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    meta = _metadata(doc)
     return "%s %s/%s" % (doc.get("kind") or "(no kind)", meta.get("namespace") or "-", meta.get("name") or "-")
 
 
@@ -91,7 +96,7 @@ class DestFile:
     def _is_ours(self, doc: Any) -> bool:
         if not isinstance(doc, dict) or doc.get("kind") != KIND:
             return False
-        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        meta = _metadata(doc)
         return (meta.get("name"), meta.get("namespace")) == (self.name, self.namespace)
 
     def content(self, manifest: Dict[str, Any]) -> bytes:

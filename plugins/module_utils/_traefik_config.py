@@ -20,7 +20,7 @@ from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_reference
 try:
     import tomllib
 except ImportError:  # pragma: no cover - Python < 3.11 on the target
-    tomllib = None
+    tomllib = None  # type: ignore[assignment]
 
 HAS_YAML = _yaml.HAS_YAML
 HEADER = "# Managed by squaremcp.infra.traefik_routes: edits here are overwritten on the next run.\n"
@@ -90,7 +90,8 @@ def directory_files(directory: str, exclude: Sequence[str] = ()) -> List[str]:
 
 def load_directory(directory: str, exclude: Sequence[str] = ()) -> Dict[str, Any]:
     """{path: document} for the other files of the directory; every unparsable one is a problem."""
-    docs, problems = {}, []
+    docs: Dict[str, Any] = {}
+    problems: List[str] = []
     for path in directory_files(directory, exclude):
         try:
             docs[path] = load_file(path)

@@ -384,8 +384,8 @@ def redact_shape(value: Any, spec: Spec) -> Tuple[Any, bool]:
         pairs = [redact_shape(item, spec.item) for item in value]
         return [item for item, _hidden in pairs], any(hidden for _item, hidden in pairs)
     if isinstance(spec, MapOf) and isinstance(value, dict):
-        pairs = {key: redact_shape(item, spec.item) for key, item in value.items()}
-        return {key: pair[0] for key, pair in pairs.items()}, any(pair[1] for pair in pairs.values())
+        redacted = {key: redact_shape(item, spec.item) for key, item in value.items()}
+        return {key: pair[0] for key, pair in redacted.items()}, any(pair[1] for pair in redacted.values())
     return value, False
 
 

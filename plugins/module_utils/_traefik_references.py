@@ -47,7 +47,7 @@ class Context:
 
     def defined(self, section: str, kind: str) -> Dict[str, str]:
         """{name: file} over the other files; the first file wins, as in Traefik."""
-        names = {}
+        names: Dict[str, str] = {}
         for path, doc in self.others.items():
             for name in names_of(doc, section, kind):
                 names.setdefault(name, path)

@@ -17,16 +17,16 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import did_you_mean
 
-Token = Tuple[Optional[str], Optional[str], Optional[int]]  # (kind, value, position)
+Token = Tuple[Any, Any, Any]  # (kind, value, position); (None, None, None) past the end
 Tree = tuple
 
 # Matcher -> accepted numbers of values, for HTTP and TCP routers (Traefik v3 syntax).
-HTTP_MATCHERS = {
+HTTP_MATCHERS: Dict[str, Tuple[int, ...]] = {
     "ClientIP": (1,), "Header": (2,), "HeaderRegexp": (2,), "Host": (1,), "HostRegexp": (1,),
     "Method": (1,), "Path": (1,), "PathPrefix": (1,), "PathRegexp": (1,), "Query": (1, 2),
     "QueryRegexp": (1, 2),
 }
-TCP_MATCHERS = {"ALPN": (1,), "ClientIP": (1,), "HostSNI": (1,), "HostSNIRegexp": (1,)}
+TCP_MATCHERS: Dict[str, Tuple[int, ...]] = {"ALPN": (1,), "ClientIP": (1,), "HostSNI": (1,), "HostSNIRegexp": (1,)}
 # Matchers that existed in v1/v2 only, with their v3 replacement.
 V2_MATCHERS = {
     "Headers": "Header", "HeadersRegexp": "HeaderRegexp", "HostHeader": "Host",
@@ -43,7 +43,7 @@ _METHOD_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_|~-]+$")
 
 def _spellings(names: Iterable[str]) -> Dict[str, str]:
     """Traefik accepts a matcher as written, lower-case, upper-case or capitalised."""
-    table = {}
+    table: Dict[str, str] = {}
     for name in names:
         for variant in (name, name.lower(), name.upper(), name.lower().capitalize()):
             table.setdefault(variant, name)
@@ -72,7 +72,8 @@ class Matcher:
 
 
 def _tokenize(rule: str) -> List[Token]:
-    tokens, pos, size = [], 0, len(rule)
+    tokens: List[Token] = []
+    pos, size = 0, len(rule)
     while pos < size:
         char = rule[pos]
         if char.isspace():
@@ -115,7 +116,8 @@ _GO_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
 
 def _go_string(rule: str, start: int) -> Tuple[str, int]:
     """Decode a Go interpreted string literal starting at ``start``; return (value, next position)."""
-    out, pos = [], start + 1
+    out: List[str] = []
+    pos = start + 1
     while pos < len(rule):
         char = rule[pos]
         if char == '"':

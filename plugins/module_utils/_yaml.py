@@ -17,7 +17,7 @@ try:
     _LOADER_BASE: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
     DUMPER: Any = getattr(yaml, "CSafeDumper", None) or yaml.SafeDumper
 except ImportError:  # pragma: no cover - reported by the callers
-    yaml = None
+    yaml = None  # type: ignore[assignment]
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
     _LOADER_BASE = object

@@ -138,7 +138,7 @@ def record_failure(module: Any, params: Any, error: str, now: Optional[datetime.
     if ops.check_mode:
         return None
     now = now_utc(now)
-    problems = []
+    problems: List[Optional[str]] = []
     metrics_path = params.get("metrics_path")
     if metrics_path:
         if not HAS_PROMETHEUS_CLIENT:

@@ -16,13 +16,13 @@ COLLECTIONS := .collections/ansible_collections
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help venv collections engine images lint yamllint ansible-lint sanity unit integration \
+.PHONY: help venv collections engine images lint yamllint ansible-lint sanity unit integration integration-fast \
         repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo build clean
 
 help:
 	@echo "make demo       converge a local lab host with site.yml (twice: the second run must change nothing)"
 	@echo "make test       the full suite: lint, sanity, unit, integration, every Molecule scenario"
-	@echo "make test-fast  the same without Molecule"
+	@echo "make test-fast  lint, sanity, unit and the integration tests not marked slow (minutes)"
 	@echo "make molecule-<scenario>  one scenario: $(SCENARIOS)"
 
 venv: $(VENV)/.installed
@@ -60,20 +60,29 @@ repo-check: venv
 sanity: venv collections
 	tools/sanity.sh
 
+# Integration tests run on 2 workers (pytest-xdist; benchmarks/test_suite.py measures -n 2 against one
+# process); PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_N := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
+
 unit: venv collections
 	$(BIN)/python -m pytest -q tests/unit
 
 integration: venv collections
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q $(PYTEST_N) tests/integration
+
+# The integration tests not marked slow (no ansible-playbook, no containers): seconds, for test-fast.
+integration-fast: venv collections
+	$(BIN)/python -m pytest -q -m "not slow" tests/integration
 
 molecule: $(addprefix molecule-,$(SCENARIOS))
 
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv collections images
 	tools/molecule.sh $*
 
-test-fast: lint sanity unit integration
+test-fast: lint sanity unit integration-fast
 
-test: test-fast molecule
+test: lint sanity unit integration molecule
 
 build: venv collections
 	ansible-galaxy collection build --force --output-path .cache/build .

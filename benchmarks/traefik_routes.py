@@ -30,7 +30,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import traefik  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.squaremcp.infra.plugins.module_utils import _traefik_config as traefik  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_references import validate  # noqa: E402  pylint: disable=wrong-import-position
 
 MODULE_PLAY = """
 - hosts: localhost
@@ -157,7 +158,7 @@ def main():
 
     start = time.perf_counter()
     doc, _changes = traefik.merge({}, {"routers": routers, "services": services}, prune=True)
-    problems = traefik.validate(doc)
+    problems = validate(doc)
     text = traefik.render(doc)
     in_process = time.perf_counter() - start
     assert not problems, problems[:3]

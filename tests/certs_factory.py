@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
+import fcntl
 import json
 import os
 import shutil
@@ -238,11 +239,21 @@ def snapshot(root, identity=False):
 
 def unpack_debian_packages(name, packages):
     """``apt-get download`` + ``dpkg-deb -x`` of ``packages`` into ``.cache/<name>`` (nothing installed,
-    no daemon started), once. Raises ``RuntimeError`` saying why when that is not possible."""
+    no daemon started), once, under a lock (pytest -n workers and parallel checkouts share .cache).
+    Raises ``RuntimeError`` saying why when that is not possible."""
     target = CACHE / name
     marker = target / (".unpacked-" + "+".join(packages))
     if marker.exists():
         return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / (".%s.lock" % name), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            _unpack(target, marker, packages)
+    return target
+
+
+def _unpack(target, marker, packages):
     download = target / "download"
     download.mkdir(parents=True, exist_ok=True)
     fetched = subprocess.run(["apt-get", "download"] + list(packages), cwd=str(download), capture_output=True, text=True,
@@ -253,18 +264,18 @@ def unpack_debian_packages(name, packages):
         deb = sorted(download.glob("%s_*.deb" % package))[-1]
         subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
     marker.touch()
-    return target
 
 
 def promtool():
     """promtool from PATH, or from Debian's prometheus package unpacked into .cache (no daemon)."""
-    found = shutil.which("promtool") or CACHE / "promtool" / "usr" / "bin" / "promtool"
-    if Path(found).exists():
-        return str(found)
+    found = shutil.which("promtool")
+    if found:
+        return found
     return str(unpack_debian_packages("promtool", ["prometheus"]) / "usr" / "bin" / "promtool")
 
 
-DEBIAN_PYTHON_PACKAGES = ["python3-cryptography", "python3-cffi-backend", "python3-yaml"]
+DEBIAN_PYTHON_PACKAGES = ["python3-cryptography", "python3-cffi-backend", "python3-yaml", "python3-prometheus-client",
+                          "python3-decorator"]
 
 
 def debian_python3():
@@ -277,7 +288,7 @@ def debian_python3():
     unpacked = unpack_debian_packages("debian-python3", DEBIAN_PYTHON_PACKAGES)
     env = {"PYTHONPATH": str(unpacked / "usr" / "lib" / "python3" / "dist-packages")}
     argv = [python, "-S"]
-    probe = subprocess.run(argv + ["-c", "import cryptography.x509, yaml; print(cryptography.__version__)"],
+    probe = subprocess.run(argv + ["-c", "import cryptography.x509, prometheus_client, yaml; print(cryptography.__version__)"],
                            env=dict(os.environ, **env), capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         raise RuntimeError("Debian's python3 cannot import the unpacked %s: %s" % (", ".join(DEBIAN_PYTHON_PACKAGES), probe.stderr))

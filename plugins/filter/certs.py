@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import certs
+from ansible_collections.squaremcp.infra.plugins.module_utils import _cert_inspect as certs
 
 
 def cert_info(pem):

@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SquareMCP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Traefik filters: thin wrappers over module_utils/traefik.py (documented in traefik_rule.yml,
-traefik_rule_hosts.yml and traefik_htpasswd_problems.yml beside this file)."""
+"""Traefik filters: thin wrappers over module_utils/_traefik_rules.py and _traefik_keys.py (documented in
+traefik_rule.yml, traefik_rule_hosts.yml and traefik_htpasswd_problems.yml beside this file)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import (
-    RuleError, build_rule, htpasswd_problems, rule_hosts)
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import htpasswd_problems
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_rules import RuleError, build_rule, rule_hosts
 
 
 def traefik_rule(hosts=None, path_prefixes=None, paths=None, methods=None, headers=None):

@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.squaremcp.infra.plugins.module_utils.io import (
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
     FileError, read_bytes, remove_files, write_files)
 
 CHECKS = {

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import RuleError, rule_hosts
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_rules import RuleError, rule_hosts
 
 LOOPBACK = "127.0.0.1"
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")

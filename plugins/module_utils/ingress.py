@@ -28,15 +28,11 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.squaremcp.infra.plugins.module_utils import _yaml
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
 
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
-    yaml = None
-    HAS_YAML = False
+yaml = _yaml.yaml
+HAS_YAML = _yaml.HAS_YAML
 
 ANNOTATION_CLASS = "kubernetes.io/ingress.class"
 ANNOTATION_DEFAULT = "ingressclass.kubernetes.io/is-default-class"
@@ -707,9 +703,13 @@ class ManifestFile(object):
         self.newline = "\r\n" if "\r\n" in text else "\n"
         try:
             self.nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-            self.data = list(yaml.safe_load_all(text))
+            self.data = _yaml.load_all(text)  # duplicate keys refused: which one would Kubernetes keep?
+            self.constructs = _constructs(text)
         except yaml.YAMLError as exc:
-            raise ManifestError("%s is not valid YAML, so it was left untouched: %s" % (path, _yaml_problem(exc)))
+            raise ManifestError("%s is not valid YAML, so it was left untouched: %s" % (path, _yaml.problem(exc)))
+        for index, node in enumerate(self.nodes):
+            if _has_merge_key(node):
+                self.constructs.setdefault(index, set()).add("merge keys (<<)")
         self.docs = []
         for index, node in enumerate(self.nodes):
             if isinstance(node, yaml.MappingNode) and _scalar(node, "kind") == "Ingress":
@@ -739,11 +739,19 @@ class ManifestFile(object):
         """
         edits, changes, diffs, expected = [], [], [], copy.deepcopy(self.data)
         for doc, ing in zip(self.docs, self.ingresses()):
-            if ing.field_class == target and ing.annotation_class is None:
+            annotated = ANNOTATION_CLASS in (((self.data[doc.index] or {}).get("metadata") or {}).get("annotations")
+                                             or {})  # also with a null value
+            if ing.field_class == target and not annotated:
                 continue
             where = "%s document %d (Ingress %s)" % (self.path, doc.index + 1, ing.key)
+            if self.constructs.get(doc.index):
+                raise ManifestError(
+                    "%s: uses YAML %s, which the module does not rewrite (a text edit could change what they mean); "
+                    "set spec.ingressClassName: %s%s by hand (file left untouched)" % (
+                        where, " and ".join(sorted(self.constructs[doc.index])), target,
+                        " and remove the %s annotation" % ANNOTATION_CLASS if annotated else ""))
             doc_edits = self._class_edits(doc.node, target, where)
-            if ing.annotation_class is not None:
+            if annotated:
                 doc_edits.extend(self._annotation_edits(doc.node, where))
             edits.extend(doc_edits)
             _expect(expected[doc.index], target)
@@ -821,10 +829,39 @@ class ManifestFile(object):
             actual = list(yaml.safe_load_all(new_text))
         except yaml.YAMLError as exc:
             raise ManifestError("%s: the rewritten text does not parse (%s); file left untouched: please report this"
-                                % (self.path, _yaml_problem(exc)))
+                                % (self.path, _yaml.problem(exc)))
         if actual != expected:
             raise ManifestError("%s: rewriting would change more than the class fields; file left untouched: fix "
                                 "the class by hand and please report this" % self.path)
+
+
+def _constructs(text):
+    """{document index: {what}} for documents with anchors, aliases or explicit tags (from the parser's events)."""
+    found, index = {}, -1
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            index += 1
+        elif isinstance(event, yaml.AliasEvent):
+            found.setdefault(index, set()).add("anchors or aliases")
+        elif isinstance(event, yaml.NodeEvent):
+            if event.anchor:
+                found.setdefault(index, set()).add("anchors or aliases")
+            if getattr(event, "tag", None) and not (isinstance(event, yaml.ScalarEvent) and event.implicit[0]):
+                found.setdefault(index, set()).add("tags (!!...)")
+    return found
+
+
+def _has_merge_key(node, seen=None):
+    seen = seen if seen is not None else set()
+    if id(node) in seen:
+        return False
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        return any(key.tag == "tag:yaml.org,2002:merge" or _has_merge_key(key, seen) or _has_merge_key(value, seen)
+                   for key, value in node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return any(_has_merge_key(item, seen) for item in node.value)
+    return False
 
 
 def _apply(text, edits):
@@ -858,16 +895,6 @@ def _expect(doc, target):
         del annotations[ANNOTATION_CLASS]
         if not annotations:
             del doc["metadata"]["annotations"]
-
-
-def _yaml_problem(exc):
-    """A YAML error without the quoted source line PyYAML adds (it may be a Secret's value)."""
-    parts = []
-    for text, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
-                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
-        if text:
-            parts.append("%s%s" % (text, " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark else ""))
-    return "; ".join(parts) or type(exc).__name__
 
 
 def decode_manifest(path, content):

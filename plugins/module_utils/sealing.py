@@ -28,30 +28,19 @@ import json
 import os
 import re
 import struct
-import traceback
 
-try:
+from ansible_collections.squaremcp.infra.plugins.module_utils import _yaml
+from ansible_collections.squaremcp.infra.plugins.module_utils._cert_inspect import (
+    HAS_CRYPTOGRAPHY, is_ca, not_after, not_before)
+
+if HAS_CRYPTOGRAPHY:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover - exercised through missing_required_lib
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
-
-from ansible_collections.squaremcp.infra.plugins.module_utils.k8s import KubeError, call
-
-try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
+HAS_YAML = _yaml.HAS_YAML
+YAML_IMPORT_ERROR = _yaml.YAML_IMPORT_ERROR
 
 GROUP = "bitnami.com"
 VERSION = "v1alpha1"
@@ -77,6 +66,8 @@ MAX_SECRET_SIZE = 1024 * 1024  # Kubernetes ValidateSecret: sum of the values' l
 MAX_KEY_LENGTH = 253
 SESSION_KEY_BYTES = 32
 GCM_NONCE = b"\x00" * 12  # one session key per value, so a fixed nonce is safe (as upstream)
+MIN_KEY_SIZE = 2048
+_PEM_BLOCK = re.compile(rb"(-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \2-----)", re.DOTALL)
 
 _KEY_RE = re.compile(r"\A[-._a-zA-Z0-9]+\Z")
 _SUBDOMAIN_RE = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
@@ -116,7 +107,7 @@ class Certificate(object):
         self.cert = cert
         self.public_key = cert.public_key()
         self.sha256 = _der_sha256(cert)
-        self.not_after = _not_after(cert)
+        self.not_after = not_after(cert)
         self.pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
     def info(self):
@@ -133,37 +124,53 @@ def _der_sha256(cert):
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-def _not_after(cert):
-    value = getattr(cert, "not_valid_after_utc", None)
-    if value is None:  # cryptography < 42
-        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
-    return value
-
-
 def load_certificate(pem, now=None, source="the certificate"):
-    """Parse the controller's PEM certificate; refuse a non-RSA or expired one."""
+    """Parse the controller's PEM certificate; refuse what the controller could not open or should not be sealed
+    to: anything but exactly one certificate (bundles, a private key beside it), a non-RSA or weak key, a
+    certificate that is not valid yet or any more."""
     if not HAS_CRYPTOGRAPHY:  # pragma: no cover
         raise SealingError("the Python library cryptography is required to seal secrets")
     if isinstance(pem, str):
         pem = pem.encode("utf-8", "replace")
-    if not pem or b"-----BEGIN CERTIFICATE-----" not in pem:
+    blocks = [(label, block) for block, label in _PEM_BLOCK.findall(pem or b"")]
+    if any(b"PRIVATE KEY" in label for label, _body in blocks):
+        raise SealingError(
+            "%s holds a private key: pass only the controller's certificate (public); the sealing key must never "
+            "leave the cluster -- if it did, rotate it" % source)
+    certificates = [body for label, body in blocks if label == b"CERTIFICATE"]
+    if not certificates:
         raise SealingError(
             "%s is not a PEM certificate (no BEGIN CERTIFICATE block): pass the controller's cert.pem "
             "(kubeseal --fetch-cert) or let the module fetch it from the controller" % source
         )
     try:
-        cert = x509.load_pem_x509_certificate(pem)
+        chain = [x509.load_pem_x509_certificate(body) for body in certificates]
     except ValueError:
         raise SealingError(
             "%s cannot be parsed as an X.509 certificate: fetch the controller's certificate again" % source
         ) from None
+    if len(chain) > 1:
+        raise SealingError("%s holds %d certificates%s: the controller's cert.pem is exactly one self-signed "
+                           "certificate; pass only it (kubeseal --fetch-cert)" % (source, len(chain), _bundle_note(chain)))
+    cert = chain[0]
     if not isinstance(cert.public_key(), rsa.RSAPublicKey):
         raise SealingError(
             "%s holds a %s key, but Sealed Secrets only seals with RSA keys: use the controller's own "
             "certificate" % (source, type(cert.public_key()).__name__.lstrip("_"))
         )
+    if cert.public_key().key_size < MIN_KEY_SIZE:
+        raise SealingError(
+            "%s has a %d-bit RSA key: Sealed Secrets needs at least %d bits (the controller makes 4096-bit keys); "
+            "this is not the controller's certificate, or its key must be rotated" % (
+                source, cert.public_key().key_size, MIN_KEY_SIZE))
     certificate = Certificate(cert)
     now = now or datetime.datetime.now(datetime.timezone.utc)
+    valid_from = not_before(cert)
+    if now < valid_from:
+        raise SealingError(
+            "%s is not valid before %s: the clock of this host or of the cluster is wrong, or it is not the "
+            "controller's current certificate; check both clocks and fetch the certificate again"
+            % (source, valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")))
     if now >= certificate.not_after:  # as certs.describe: a certificate is expired from its notAfter instant
         raise SealingError(
             "%s expired on %s: the controller renews its key regularly, fetch its current certificate "
@@ -171,6 +178,15 @@ def load_certificate(pem, now=None, source="the certificate"):
             % (source, certificate.not_after.strftime("%Y-%m-%d"))
         )
     return certificate
+
+
+def _bundle_note(chain):
+    first, second = chain[0], chain[1]
+    ca = is_ca(first)
+    if ca and second.issuer == first.subject:
+        return (" and the first is the CA that issued certificate 2 (%s): sealing to it would use the CA's key, which "
+                "the controller does not have" % second.subject.rfc4514_string())
+    return ""
 
 
 def certificate_summary(pem):
@@ -186,7 +202,7 @@ def certificate_summary(pem):
     return {
         "sha256": _der_sha256(cert),
         "subject": cert.subject.rfc4514_string(),
-        "not_after": _not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -500,39 +516,8 @@ def masked_by_no_log(no_log_values, *texts):
 
 
 # ---------------------------------------------------------------------------------------------
-# Manifest files
+# Objects
 # ---------------------------------------------------------------------------------------------
-MANIFEST_HEADER = (
-    "# SealedSecret written by squaremcp.infra.sealed_secret. Safe to commit: only the Sealed Secrets\n"
-    "# controller can open it. Edit the input and run again instead of editing this file.\n"
-)
-
-
-class _Dumper(yaml.SafeDumper if HAS_YAML else object):
-    pass
-
-
-def render_manifest(manifest):
-    """YAML bytes of ``manifest`` (stable, one document, long values never folded)."""
-    text = yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 20,
-                     allow_unicode=True, explicit_start=True)
-    return (MANIFEST_HEADER + text).encode("utf-8")
-
-
-def parse_manifest(content):
-    """The SealedSecret in a manifest file's ``content``, or None when it holds none."""
-    if not content:
-        return None
-    try:
-        documents = [doc for doc in yaml.safe_load_all(content) if doc]
-    except yaml.YAMLError:
-        return None
-    for doc in documents:
-        if isinstance(doc, dict) and doc.get("kind") == KIND:
-            return doc
-    return None
-
-
 def strip_server_fields(metadata):
     """A copy of ``metadata`` without what the API server fills in (for backups and conversions)."""
     cleaned = {key: value for key, value in (metadata or {}).items() if key not in _SERVER_FIELDS}
@@ -542,111 +527,3 @@ def strip_server_fields(metadata):
     else:
         cleaned.pop("annotations", None)
     return cleaned
-
-
-# ---------------------------------------------------------------------------------------------
-# Cluster (through module_utils/k8s.py)
-# ---------------------------------------------------------------------------------------------
-def fetch_certificate(api_client, controller_name, controller_namespace, timeout=None):
-    """PEM of the controller's certificate, fetched like kubeseal: through the API's service proxy
-    (``http:<service>:<first port name>``, path ``v1/cert.pem``)."""
-    from kubernetes.client import CoreV1Api
-
-    core = CoreV1Api(api_client)
-    where = "%s/%s" % (controller_namespace, controller_name)
-    service = call(
-        "reading the Sealed Secrets controller Service %s (set controller_name/controller_namespace if it "
-        "is installed elsewhere)" % where,
-        core.read_namespaced_service, controller_name, controller_namespace, _request_timeout=timeout,
-    )
-    ports = (service.spec.ports if service.spec else None) or []
-    if not ports:
-        raise KubeError("the Service %s has no ports: it is not the Sealed Secrets controller's Service" % where)
-    port = ports[0].name or str(ports[0].port)
-    action = "fetching the certificate from the Sealed Secrets controller %s through the service proxy" % where
-    try:
-        response = call(
-            action, core.connect_get_namespaced_service_proxy_with_path,
-            "http:%s:%s" % (controller_name, port), controller_namespace, CERTIFICATE_PATH,
-            _preload_content=False, _request_timeout=timeout,
-        )
-    except KubeError as exc:
-        if exc.status in (502, 503):
-            raise KubeError(
-                "%s failed: HTTP %s, the controller has no ready endpoint: check its pods (kubectl -n %s get "
-                "pods) and run again, or pass certificate/certificate_path" % (action, exc.status, controller_namespace),
-                status=exc.status) from exc
-        if exc.status == 404:
-            raise KubeError(
-                "%s failed: HTTP 404, the Service does not serve %s: is it the Sealed Secrets controller "
-                "(set controller_name/controller_namespace)?" % (action, CERTIFICATE_PATH), status=404) from exc
-        raise
-    data = response.data if hasattr(response, "data") else response
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
-
-
-def _custom(api_client):
-    from kubernetes.client import CustomObjectsApi
-
-    return CustomObjectsApi(api_client)
-
-
-def read_sealed_secret(api_client, name, namespace, timeout=None):
-    """The stored SealedSecret as a dict, or None when there is none."""
-    try:
-        return call(
-            "reading SealedSecret %s/%s" % (namespace, name),
-            _custom(api_client).get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name,
-            _request_timeout=timeout,
-        )
-    except KubeError as exc:
-        if exc.status == 404:  # no such object (a missing CRD surfaces when creating it)
-            return None
-        raise
-
-
-def needs_update(stored, desired):
-    """True when ``stored`` differs from ``desired`` in anything the module manages."""
-    if stored is None:
-        return True
-    stored_annotations = (stored.get("metadata") or {}).get("annotations") or {}
-    desired_annotations = desired["metadata"].get("annotations") or {}
-    for annotation in list(SCOPE_ANNOTATIONS.values()) + [DIGEST_ANNOTATION]:
-        if stored_annotations.get(annotation) != desired_annotations.get(annotation):
-            return True
-    stored_spec = stored.get("spec") or {}
-    return (stored_spec.get("encryptedData") or {}) != desired["spec"]["encryptedData"] or _template(
-        stored_spec.get("template")) != desired["spec"]["template"]
-
-
-def _template(template):
-    template = dict(template or {})
-    metadata = {key: value for key, value in (template.get("metadata") or {}).items()
-                if key in ("name", "namespace", "labels", "annotations") and value}
-    template["metadata"] = metadata
-    return template
-
-
-def apply_sealed_secret(api_client, stored, desired, timeout=None):
-    """Create ``desired`` or replace the managed parts of ``stored`` (foreign metadata is kept)."""
-    api = _custom(api_client)
-    namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
-    if stored is None:
-        return call(
-            "creating SealedSecret %s/%s" % (namespace, name),
-            api.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, desired,
-            _request_timeout=timeout,
-        )
-    body = json.loads(json.dumps(stored))
-    body.pop("status", None)
-    metadata = body.setdefault("metadata", {})
-    annotations = {key: value for key, value in (metadata.get("annotations") or {}).items()
-                   if key not in list(SCOPE_ANNOTATIONS.values()) + [DIGEST_ANNOTATION]}
-    annotations.update(desired["metadata"].get("annotations") or {})
-    metadata["annotations"] = annotations
-    body["spec"] = desired["spec"]
-    return call(
-        "updating SealedSecret %s/%s" % (namespace, name),
-        api.replace_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, body,
-        _request_timeout=timeout,
-    )

@@ -31,6 +31,8 @@ author:
   - SquareMCP platform team (@squaremcp)
 extends_documentation_fragment:
   - squaremcp.infra.k8s
+  - squaremcp.infra._attributes
+  - squaremcp.infra._attributes.ACTIONGROUP_K8S
 options:
   mode:
     description:
@@ -92,18 +94,16 @@ notes:
     only applied by admission when an Ingress is created).
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Changes are sent to the API with C(dryRun=All); files are not written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: With O(paths), one diff per rewritten Ingress document showing only that document, never the rest of
       the file (other documents may be Secrets with plaintext values).
-  platform:
-    description: Target OS/families that can be operated against.
+  idempotent:
     support: full
-    platforms: posix
+  platform:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -207,7 +207,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import ingress as ing
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s
-from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError, read_bytes, write_files
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, read_bytes, write_files
 
 
 def read_cluster(module, namespaces):
@@ -285,7 +285,8 @@ def run_files(module, result):
     for path in params["paths"]:
         if os.path.isdir(path):
             raise ing.ManifestError("%s is a directory: list the manifest files in paths" % path)
-        bom, text = ing.decode_manifest(path, read_bytes(path))
+        raw = read_bytes(path)
+        bom, text = ing.decode_manifest(path, raw)
         manifest = ing.ManifestFile(path, text)
         for ingress in manifest.ingresses():
             entry = ing.decide(ingress, model) if model else {
@@ -296,7 +297,8 @@ def run_files(module, result):
         new_text, changes, file_diffs = manifest.rewrite_with_diffs(target)
         files.append({"path": path, "changed": bool(changes), "documents": changes})
         if changes:
-            pending.append({"path": path, "content": bom + new_text.encode("utf-8")})
+            # expect: a file that changes while the module works (another run, an editor) is not overwritten
+            pending.append({"path": path, "content": bom + new_text.encode("utf-8"), "expect": raw})
             diffs.extend(file_diffs)
             secrets.extend("%s: %s" % (path, where) for where in manifest.secrets_with_values())
     result["mismatches"] = [e for e in result["ingresses"] if not e["compliant"]]

@@ -161,7 +161,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.squaremcp.infra.plugins.module_utils._monitoring_files import (
     CHECKS, CheckError, WantedFile, apply)
-from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError
 
 
 def main():

@@ -25,6 +25,10 @@ description:
   - With O(certificate_only=true) nothing is sealed; the module gets the controller's certificate, checks it
     (RSA, not expired), returns its details and writes it to O(certificate_dest) (like C(kubeseal --fetch-cert)).
   - Messages, check mode and diff show key names and digests, never values.
+  - 'The certificate must be the controller''s own: exactly one RSA certificate of at least 2048 bits, valid now.
+    Bundles (a CA-first chain, several certificates), a private key beside it, weak keys and certificates that are
+    not valid yet or any more are refused.'
+  - Every file is checked before the cluster object changes, and written once it is in place, all or none.
 options:
   name:
     description:
@@ -94,13 +98,17 @@ options:
   dest:
     description:
       - Write the C(SealedSecret) manifest (YAML) to this file, atomically. Its directory must exist.
+      - A file that also holds other documents keeps them byte for byte; only this SealedSecret's document is
+        replaced. A file that does not parse, holds other documents but not this SealedSecret, or holds it twice
+        is refused and left untouched; so is a symbolic link.
     type: path
   mode:
-    description: Mode of O(dest) when it is written.
+    description:
+      - Mode of O(dest) when it is written. O(owner), O(group) and the SELinux options apply to O(dest) too.
     type: raw
     default: "0644"
   backup:
-    description: Keep a timestamped copy of O(dest) before it is replaced.
+    description: Keep a timestamped copy of O(dest) (and of O(certificate_dest)) before it is replaced.
     type: bool
     default: false
   apply:
@@ -115,20 +123,25 @@ options:
       - Keep it stable; changing it re-seals everything once.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.files
   - squaremcp.infra.k8s
+  - squaremcp.infra._attributes
+  - squaremcp.infra._attributes.ACTIONGROUP_K8S
 attributes:
   check_mode:
-    description: Nothing is written or applied; the result says what would change.
     support: full
+    details: Nothing is written or applied; the result says what would change.
   diff_mode:
-    description:
+    support: full
+    details:
       - Shows key names, scope, type, labels, annotations and digests before and after, never values.
       - For O(certificate_dest), the SHA-256, subject and expiry of the certificate before and after.
-    support: full
+  idempotent:
+    support: partial
+    details: With O(digest_key); without it every run seals anew and reports a change (with a warning).
   platform:
-    description: Runs where the certificate, O(dest) and the kubeconfig are.
     support: full
-    platforms: posix
+    details: Runs where the certificate, O(dest) and the kubeconfig are.
 requirements:
   - cryptography >= 38.0 (Python library; Debian 12 ships 38.0.4)
   - PyYAML (Python library)
@@ -250,12 +263,17 @@ applied:
   returned: when O(apply=true)
 """
 
+import contextlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.squaremcp.infra.plugins.module_utils import _sealed_cluster as cluster
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s, sealing
-from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError, read_bytes, write_file
+from ansible_collections.squaremcp.infra.plugins.module_utils._cert_inspect import CRYPTOGRAPHY_IMPORT_ERROR
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
+    FileError, lock_directory, read_bytes, write_files)
+from ansible_collections.squaremcp.infra.plugins.module_utils._sealed_manifest import DestFile, ManifestFileError
 
 NO_DIGEST_KEY_WARNING = (
     "no digest_key: the Secret was sealed anew and reported changed, and will be on every run. Give "
@@ -324,24 +342,22 @@ class SealedSecretModule(object):
                     "the option to fetch it from the controller" % params["certificate_path"]
                 )
             return sealing.load_certificate(content, source=params["certificate_path"])
-        pem = sealing.fetch_certificate(self.client(), params["controller_name"], params["controller_namespace"],
+        pem = cluster.fetch_certificate(self.client(), params["controller_name"], params["controller_namespace"],
                                         timeout=params["request_timeout"])
         return sealing.load_certificate(
             pem, source="the certificate served by %s/%s" % (params["controller_namespace"], params["controller_name"]))
 
-    def write_certificate(self, certificate, result, diffs):
-        """Write the certificate to certificate_dest (when given); record the change and its diff."""
+    def certificate_file(self, certificate, diffs):
+        """The file spec of certificate_dest (when given), its diff recorded."""
         path = self.params["certificate_dest"]
         if not path:
-            return
-        if os.path.isdir(path):
+            return []
+        if os.path.isdir(path) and not os.path.islink(path):
             raise FileError("certificate_dest %s is a directory: give the path of the certificate file" % path)
-        before = sealing.certificate_summary(read_bytes(path))
-        changed, _backup = write_file(self.module, path, certificate.pem.encode("ascii"), mode="0644")
-        result.update(certificate_dest=path)
-        result["changed"] |= changed
-        diffs.append(dict(before=before, after=sealing.certificate_summary(certificate.pem),
+        current = read_bytes(path, follow_symlinks=False)
+        diffs.append(dict(before=sealing.certificate_summary(current), after=sealing.certificate_summary(certificate.pem),
                           before_header=path, after_header=path))
+        return [{"path": path, "content": certificate.pem.encode("ascii"), "mode": "0644", "expect": current}]
 
     def certificate_only(self):
         unused = [option for option in CERTIFICATE_ONLY_UNUSED if self.params[option] not in (None, False)]
@@ -351,10 +367,23 @@ class SealedSecretModule(object):
                 % (", ".join(unused), "them" if len(unused) > 1 else "it"))
         certificate = self.certificate()
         result, diffs = dict(changed=False, certificate=certificate.info()), []
-        self.write_certificate(certificate, result, diffs)
+        files = self.certificate_file(certificate, diffs)
+        if files:
+            result["changed"] = write_files(self.module, files)["changed"]
+            result["certificate_dest"] = files[0]["path"]
         if self.module._diff and diffs:
             result["diff"] = diffs[0]
         return result
+
+    def dest_file(self):
+        """``(DestFile, raw bytes)`` of dest, or ``(None, None)``."""
+        path = self.params["dest"]
+        if not path:
+            return None, None
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise FileError("dest %s is a directory: give the path of the manifest file" % path)
+        raw = read_bytes(path, follow_symlinks=False)
+        return DestFile.read(path, raw, self.params["name"], self.params["namespace"]), raw
 
     def run(self):
         params = self.params
@@ -367,42 +396,44 @@ class SealedSecretModule(object):
             secret_type=params["type"], labels=params["labels"], annotations=params["annotations"],
             digest_key=params["digest_key"],
         )
-        stored = file_obj = None
+        stored = None
         if params["apply"]:
-            stored = sealing.read_sealed_secret(self.client(), params["name"], params["namespace"],
+            stored = cluster.read_sealed_secret(self.client(), params["name"], params["namespace"],
                                                 timeout=params["request_timeout"])
-        if params["dest"]:
-            if os.path.isdir(params["dest"]):
-                raise FileError("dest %s is a directory: give the path of the manifest file" % params["dest"])
-            file_obj = sealing.parse_manifest(read_bytes(params["dest"]))
-        desired, resealed = request.manifest(stored, file_obj)
-        manifest = sealing.render_manifest(desired)
-
+        dest, raw = self.dest_file()
+        desired, resealed = request.manifest(stored, dest.existing if dest else None)
         result = dict(changed=False, resealed=resealed, digest=request.digest, keys=sorted(request.values),
-                      certificate=certificate.info(), sealed_secret=desired, manifest=manifest.decode("utf-8"))
-        diffs = []
+                      certificate=certificate.info(), sealed_secret=desired)
+        diffs, files = [], []
         after = sealing.summary(desired)
-        # The cluster first: when the apply fails, no file has changed (a manifest committed to git would
-        # otherwise claim a state the cluster does not have).
+        if dest:
+            content = dest.content(desired)
+            files.append({"path": dest.path, "content": content, "mode": params["mode"], "owner": params["owner"],
+                          "group": params["group"], "expect": raw})
+            result.update(dest=dest.path, manifest=content.decode("utf-8"))
+            diffs.append(dict(before=sealing.summary(dest.existing), after=after, before_header=dest.path,
+                              after_header=dest.path))
+        else:
+            result["manifest"] = DestFile("", params["name"], params["namespace"]).content(desired).decode("utf-8")
+        files += self.certificate_file(certificate, diffs)
+        if params["certificate_dest"]:
+            result["certificate_dest"] = params["certificate_dest"]
+        # Every file is checked before the cluster changes, and written only once the object is in place: a
+        # refused file or a failed apply leaves the cluster and every file as they were.
+        write_files(self.module, files, backup=params["backup"], check_only=True)
         if params["apply"]:
-            applied = sealing.needs_update(stored, desired)
+            applied = cluster.needs_update(stored, desired)
             if applied and not self.module.check_mode:
-                sealing.apply_sealed_secret(self.client(), stored, desired, timeout=params["request_timeout"])
+                cluster.apply_sealed_secret(self.client(), stored, desired, timeout=params["request_timeout"])
             result["applied"] = applied
             result["changed"] |= applied
-        if params["dest"]:
-            changed, backup_file = write_file(self.module, params["dest"], manifest, mode=params["mode"],
-                                              backup=params["backup"])
-            result.update(dest=params["dest"])
-            if backup_file:
-                result["backup_file"] = backup_file
-            result["changed"] |= changed
-            diffs.append(dict(before=sealing.summary(file_obj), after=after,
-                              before_header=params["dest"], after_header=params["dest"]))
-        if params["apply"]:
             header = "SealedSecret %s/%s" % (params["namespace"], params["name"])
-            diffs.append(dict(before=sealing.summary(stored), after=after, before_header=header, after_header=header))
-        self.write_certificate(certificate, result, diffs)
+            diffs.insert(len(diffs) - bool(params["certificate_dest"]),
+                         dict(before=sealing.summary(stored), after=after, before_header=header, after_header=header))
+        written = write_files(self.module, files, backup=params["backup"])
+        result["changed"] |= written["changed"]
+        if dest and written["backups"].get(dest.path):
+            result["backup_file"] = written["backups"][dest.path]
         if request.digest is None and (params["dest"] or params["apply"]):
             self.module.warn(NO_DIGEST_KEY_WARNING)
         if sealing.masked_by_no_log(self.module.no_log_values, result["manifest"], certificate.pem):
@@ -412,24 +443,46 @@ class SealedSecretModule(object):
         return result
 
 
+def _refused_digest_key(module):
+    """A digest_key shorter than allowed is refused before anything else. It is never used, so Ansible need not
+    mask it: masking a few characters would garble the message wherever they occur (a name, a namespace)."""
+    key = module.params["digest_key"]
+    if key is None or len(key) >= sealing.DIGEST_KEY_MIN_LENGTH:
+        return
+    module.no_log_values.discard(key)
+    arguments = dict(module.params, digest_key="VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+    for option in ("data", "string_data"):
+        if arguments[option]:
+            arguments[option] = dict.fromkeys(arguments[option], "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+    where = "%s/%s" % (module.params["namespace"], module.params["name"])
+    module.fail_json(msg="%s: digest_key is shorter than %d characters: use a long random string from the vault (e.g. "
+                         "openssl rand -hex 32)" % (where, sealing.DIGEST_KEY_MIN_LENGTH),
+                     invocation={"module_args": arguments})
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("certificate", "certificate_path")],
         required_if=[("certificate_only", False, ("name", "namespace"))],
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     if not sealing.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=sealing.CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     if not sealing.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=sealing.YAML_IMPORT_ERROR)
+    if not module.params["certificate_only"]:
+        _refused_digest_key(module)
     runner = SealedSecretModule(module)
     if runner.needs_cluster and not k8s.HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes") + " (needed to fetch the certificate or apply)",
                          exception=k8s.KUBERNETES_IMPORT_ERROR)
+    dest = module.params["dest"] or module.params["certificate_dest"]
     try:
-        result = runner.run()
-    except (sealing.SealingError, k8s.KubeError, FileError) as exc:
+        with lock_directory(dest) if dest else contextlib.nullcontext():  # two runs on one manifest take turns
+            result = runner.run()
+    except (sealing.SealingError, k8s.KubeError, FileError, ManifestFileError) as exc:
         params = module.params
         where = ("certificate of %s/%s" % (params["controller_namespace"], params["controller_name"])
                  if params["certificate_only"] else "%s/%s" % (params["namespace"], params["name"]))

@@ -184,24 +184,35 @@ options:
     default: 60
 extends_documentation_fragment:
   - squaremcp.infra.k8s
+  - squaremcp.infra._attributes
+  - squaremcp.infra._attributes.ACTIONGROUP_K8S
 requirements:
   - cryptography >= 3.3 (Python library)
   - PyYAML (Python library)
+  - prometheus_client (Python library, Debian C(python3-prometheus-client)) when O(metrics_path) is set
 notes:
   - The Kubernetes identity needs C(list) on C(secrets) in O(namespaces) (or cluster-wide with O(all_namespaces)).
   - The task fails (after installing every acceptable certificate) when a certificate is refused or, with
     O(on_expiring=fail), expiring. RV(certificates) then says per certificate what happened.
+  - A run that cannot start (a O(source_dir) that does not exist, a missing O(kubeconfig)) creates nothing; a run
+    that fails after creating O(dest_dir) removes it and its lock file again. An unchanged run does not modify the
+    lock file.
+  - Files are never written, chmod-ed or chown-ed through a symbolic link; a link in place of O(config_path), a
+    managed file, O(lock_file), O(metrics_path) or O(report_path) fails the run.
 attributes:
   check_mode:
     support: full
-    description: Computes the same result and diff without writing, locking or creating anything.
+    details: Computes the same result and diff without writing, locking or creating anything.
   diff_mode:
     support: full
-    description: Shows the change of O(config_path); entries carry names, fingerprints and dates, never key material.
+    details: Shows the change of O(config_path); entries carry names, fingerprints and dates, never key material.
+  idempotent:
+    support: full
+    details: O(metrics_path) and O(report_path) carry the time of the run and are rewritten on every run; that is
+      not reported as a change.
   platform:
     support: full
-    platforms: posix
-    description: Runs on the edge host (files are local to it); Kubernetes is reached through the kubeconfig.
+    details: Runs on the edge host (files are local to it); Kubernetes is reached through the kubeconfig.
 seealso:
   - module: squaremcp.infra.traefik_routes
   - plugin: squaremcp.infra.cert_info
@@ -325,41 +336,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs, k8s
 
 
-def argument_spec():
-    spec = dict(
-        source=dict(type="str", choices=["kubernetes", "directory"], default="kubernetes"),
-        namespaces=dict(type="list", elements="str", default=[]),
-        all_namespaces=dict(type="bool", default=False),
-        label_selector=dict(type="str"),
-        names=dict(type="list", elements="str", default=[]),
-        source_dir=dict(type="path"),
-        page_size=dict(type="int", default=250),
-        dest_dir=dict(type="path", required=True),
-        config_path=dict(type="path", default="dynamic/certificates.yml"),
-        container_cert_dir=dict(type="str"),
-        min_days_valid=dict(type="int", default=14),
-        on_expiring=dict(type="str", choices=list(certs.ON_EXPIRING), default="fail"),
-        prune=dict(type="bool", default=True),
-        allow_empty=dict(type="bool", default=False),
-        max_prune_ratio=dict(type="float", default=0.5),
-        default_certificate=dict(type="str"),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        metrics_path=dict(type="path"),
-        report_path=dict(type="path"),
-        lock_file=dict(type="path"),
-        lock_timeout=dict(type="int", default=60),
-    )
-    spec.update(k8s.KUBE_ARGUMENT_SPEC)
-    return spec
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        required_if=[("source", "directory", ["source_dir"])],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=certs.ARGUMENT_SPEC, required_if=certs.REQUIRED_IF, supports_check_mode=True)
     missing = []
     if not certs.HAS_CRYPTOGRAPHY:
         missing.append(("cryptography", certs.CRYPTOGRAPHY_IMPORT_ERROR))

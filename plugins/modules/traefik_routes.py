@@ -26,6 +26,10 @@ description:
     nothing is written.
   - The file is written atomically (temporary file in the same directory, then rename) with sorted keys, so diffs
     stay small; an unchanged run does not touch the file.
+  - Runs on the same directory (two plays, a timer and a person) take turns on a lock on the directory, and a file
+    that changed on disk while the module worked is not overwritten, so no update is lost.
+  - A failed run changes nothing and reports nothing as added, updated or removed; every problem is reported once,
+    located by the inventory variable (O(origin)) or the file it comes from.
   - Other sections of the file (C(tcp), C(udp), C(tls), C(http.serversTransports)) are kept as they are.
 author:
   - SquareMCP platform team (@squaremcp)
@@ -34,7 +38,9 @@ requirements:
 options:
   path:
     description:
-      - The file to manage, inside the file provider's directory, for example C(/etc/traefik/dynamic/routes.yml).
+      - The file to manage, inside the file provider's directory, for example C(/opt/traefik/dynamic/routes.yml).
+      - A symbolic link is refused, because the module replaces a regular file and never writes, chmods or chowns
+        through a link.
       - Every other C(.yml), C(.yaml) and C(.toml) file of its directory (and of its subdirectories) is read to resolve
         references and to find duplicate names.
     type: path
@@ -55,8 +61,9 @@ options:
     description:
       - HTTP middlewares, name -> definition with exactly one kind (C(basicAuth), C(headers), C(redirectScheme),
         C(rateLimit), C(ipAllowList), C(stripPrefix), C(chain) ...).
-      - C(basicAuth) and C(digestAuth) C(users) hashes are redacted in the diff and in the returned values; the
-        task's own arguments are logged by Ansible as usual, so prefer C(usersFile) (or C(no_log) on the task).
+      - Values of secret-bearing keys (C(basicAuth) and C(digestAuth) C(users), C(rateLimit.redis.password)) are
+        redacted in the diff and masked in the whole result, including the task arguments Ansible shows with
+        C(-vvv); messages name their type, never their value.
       - With O(state=absent), the names to remove.
     type: raw
   state:
@@ -88,32 +95,34 @@ options:
       - Keep a timestamped copy of the previous file when it changes.
     type: bool
     default: false
+  origin:
+    description:
+      - Where O(routers), O(services) and O(middlewares) come from, for messages. Keys are C(routers), C(services)
+        and C(middlewares), values the names of the inventory variables, for example C(traefik_routes_routers).
+      - A problem of an entry given by the task is then reported by the variable and key to edit, for example
+        C(traefik_routes_routers.ab.rule), instead of by its place in the file.
+    type: dict
   mode:
     description:
       - Permissions of the file, octal (for example V('0644')) or symbolic (for example V(u=rw,g=r,o=)). An existing
         file keeps its mode when not given.
       - Checked before anything is written, like O(owner) and O(group); an invalid value fails with the file untouched.
     type: raw
-  owner:
-    description:
-      - Owner of the file (user name or numeric uid). A name that does not exist on the host fails the task before
-        anything is written.
-    type: str
-  group:
-    description:
-      - Group of the file (group name or numeric gid), checked like O(owner).
-    type: str
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - squaremcp.infra._attributes
 attributes:
   check_mode:
     support: full
-    description: Validates and reports what would change; writes nothing.
+    details: Validates and reports what would change; writes nothing.
   diff_mode:
     support: full
-    description: Shows the file before and after (secrets redacted).
+    details: Shows the file before and after (secret-bearing keys such as basicAuth users redacted).
+  idempotent:
+    support: full
   platform:
     support: full
-    description: Runs on the Traefik host; needs only Python and PyYAML there.
-    platforms: posix
+    details: Runs on the Traefik host; needs only Python and PyYAML there.
 notes:
   - Only the HTTP section is managed as options; tcp/udp/tls sections of the file are validated and kept.
   - Regular expressions are checked with Python's C(re) after refusing constructs that Go's RE2 lacks
@@ -130,9 +139,13 @@ seealso:
 EXAMPLES = r"""
 - name: Route the commercial site and send the pilot form to Hermes
   squaremcp.infra.traefik_routes:
-    path: /etc/traefik/dynamic/routes.yml
-    static_config: /etc/traefik/traefik.yml
+    path: /opt/traefik/dynamic/routes.yml
+    static_config: /opt/traefik/traefik.yml
     prune: true
+    origin:
+      routers: traefik_routes_routers
+      services: traefik_routes_services
+      middlewares: traefik_routes_middlewares
     routers:
       site:
         rule: Host(`squaremcp.com`) || Host(`www.squaremcp.com`)
@@ -168,7 +181,7 @@ EXAMPLES = r"""
 
 - name: Remove one router and leave the rest of the file alone
   squaremcp.infra.traefik_routes:
-    path: /etc/traefik/dynamic/routes.yml
+    path: /opt/traefik/dynamic/routes.yml
     state: absent
     routers: [old-landing]
 """
@@ -178,10 +191,10 @@ path:
   description: The managed file.
   returned: always
   type: str
-  sample: /etc/traefik/dynamic/routes.yml
+  sample: /opt/traefik/dynamic/routes.yml
 routers:
   description: Router names added, updated (definition changed) and removed by this run (or, in check mode, that would be).
-  returned: always
+  returned: success
   type: dict
   contains:
     added:
@@ -199,20 +212,14 @@ routers:
   sample: {"added": ["hermes-pilot"], "updated": [], "removed": ["old-landing"]}
 services:
   description: Like RV(routers), for services.
-  returned: always
+  returned: success
   type: dict
   sample: {"added": [], "updated": ["hermes"], "removed": []}
 middlewares:
   description: Like RV(routers), for middlewares.
-  returned: always
+  returned: success
   type: dict
   sample: {"added": [], "updated": [], "removed": []}
-problems:
-  description: Every validation problem found (the task fails when there is one).
-  returned: failure
-  type: list
-  elements: str
-  sample: ["routes.yml: http.routers.site.rule: Host(`a`, `b`) is Traefik v2 syntax: Host takes one value in v3; ..."]
 backup_file:
   description: The backup of the previous file, when O(backup=true) and the file changed.
   returned: changed and backup requested
@@ -223,8 +230,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import io
-from ansible_collections.squaremcp.infra.plugins.module_utils import traefik
+from ansible_collections.squaremcp.infra.plugins.module_utils import _traefik_config as traefik
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
+    FileError, lock_directory, read_bytes, write_file)
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import (
+    HTTP_MIDDLEWARE_KINDS, secret_strings, url_credentials)
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_references import Context, validate
 
 
 def _wanted(module):
@@ -234,29 +245,34 @@ def _wanted(module):
         value = module.params[kind]
         if value is None:
             continue
+        where = (module.params["origin"] or {}).get(kind) or kind
         if module.params["state"] == "absent":
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, (list, dict)):
                 module.fail_json(msg="%s: with state=absent give the names to remove (a list), got %s"
-                                 % (kind, type(value).__name__))
+                                 % (where, type(value).__name__))
         elif not isinstance(value, dict):
             module.fail_json(msg="%s: must be a mapping of name -> %s definition, got %s (a list of names is only "
-                                 "accepted with state=absent)" % (kind, kind[:-1], type(value).__name__))
+                                 "accepted with state=absent)" % (where, kind[:-1], type(value).__name__))
         wanted[kind] = value
     return wanted
 
 
 def _load_current(module, path):
     try:
-        raw = io.read_bytes(path)
-    except io.FileError as exc:
-        module.fail_json(msg="%s (fix the path: its directory must be the file provider's directory)" % exc, path=path)
+        raw = read_bytes(path, follow_symlinks=False)
+    except FileError as exc:
+        module.fail_json(msg="%s (the file was left untouched)" % exc, path=path)
     if raw is None:
         return raw, {}
     try:
-        doc = traefik.load_text(raw.decode("utf-8"), path)
-    except (UnicodeDecodeError, traefik.TraefikConfigError) as exc:
+        text = raw.decode("utf-8")
+        doc = traefik.load_text(text, path)
+    except UnicodeDecodeError:
+        module.fail_json(msg="the existing %s is not UTF-8 text and was left untouched: fix or remove it first" % path,
+                         path=path)
+    except traefik.TraefikConfigError as exc:
         module.fail_json(msg="the existing %s is not valid YAML and was left untouched: fix or remove it first (%s)"
                          % (path, exc), path=path)
     if doc is None:
@@ -264,6 +280,12 @@ def _load_current(module, path):
     if not isinstance(doc, dict):
         module.fail_json(msg="the existing %s does not hold a mapping and was left untouched: fix or remove it first"
                          % path, path=path)
+    comments = traefik.foreign_comments(text)
+    if comments:
+        module.fail_json(msg="the existing %s has comments (line %s) that the module would drop, since it writes the "
+                             "file from data; it was left untouched: move what they say into the inventory (or "
+                             "another file of the directory) and remove them, or remove the file"
+                         % (path, ", ".join(str(line) for line in comments)), path=path)
     return raw, doc
 
 
@@ -276,7 +298,7 @@ def _context(module, path):
         else:
             module.warn("static_config %s does not exist (yet): entry points and certificate resolvers were not "
                         "checked" % static_path)
-    return traefik.Context(traefik.load_directory(os.path.dirname(path), exclude=[path]), static)
+    return Context(traefik.load_directory(os.path.dirname(path), exclude=[path]), static)
 
 
 def _diff(path, raw, current, new, content):
@@ -291,6 +313,45 @@ def _diff(path, raw, current, new, content):
     return {"before": before, "after": after, "before_header": path, "after_header": path}
 
 
+def _problems(module, path, wanted, new, current):
+    """Every validation problem, once, located by the inventory variable when the task says where entries come from."""
+    try:
+        problems = validate(new, _context(module, path), where=os.path.basename(path), previous=current)
+    except traefik.TraefikConfigError as exc:
+        problems = exc.problems
+    given = {kind: list(wanted[kind]) for kind in wanted if module.params["state"] == "present"}
+    problems = traefik.relocate(problems, os.path.basename(path), module.params["origin"] or {}, given)
+    return list(dict.fromkeys(problems))
+
+
+def run(module, path):
+    """Read, merge, validate and write under the directory's lock; returns the result."""
+    wanted = _wanted(module)
+    raw, current = _load_current(module, path)
+    new, changes = traefik.merge(current, wanted, state=module.params["state"], prune=module.params["prune"])
+    if module.params["validate"]:
+        problems = _problems(module, path, wanted, new, current)
+        if problems:
+            module.fail_json(msg="%s was left untouched: %d problem%s: %s" % (
+                path, len(problems), "s" if len(problems) > 1 else "", "; ".join(problems)), changed=False, path=path)
+    content = traefik.render(new).encode("utf-8")
+    result = dict(changed=False, path=path, **changes)
+    try:
+        changed, backup_file = write_file(module, path, content, mode=module.params["mode"],
+                                          owner=module.params["owner"], group=module.params["group"],
+                                          backup=module.params["backup"], check_missing_dirs=True, expect=raw)
+    except FileError as exc:
+        if exc.changed:
+            module.fail_json(msg=str(exc), changed=True, path=path)
+        module.fail_json(msg="%s was left untouched: %s" % (path, exc), changed=False, path=path)
+    result["changed"] = changed
+    if backup_file:
+        result["backup_file"] = backup_file
+    if module._diff and content != raw:
+        result["diff"] = _diff(path, raw, current, new, content)
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -303,43 +364,32 @@ def main():
             validate=dict(type="bool", default=True),
             static_config=dict(type="path"),
             backup=dict(type="bool", default=False),
-            mode=dict(type="raw"),
-            owner=dict(type="str"),
-            group=dict(type="str"),
+            origin=dict(type="dict"),
         ),
+        add_file_common_args=True,
         supports_check_mode=True,
     )
+    # Values of secret-bearing keys (users, passwords, credentials in URLs), also of the wrong type, are masked
+    # in the whole result.
+    middlewares = module.params["middlewares"] if isinstance(module.params["middlewares"], dict) else {}
+    for entry in middlewares.values():
+        module.no_log_values.update(value for value in secret_strings(entry, HTTP_MIDDLEWARE_KINDS) if value)
+    for kind in traefik.KINDS:
+        module.no_log_values.update(url_credentials(module.params[kind]))
     if not traefik.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (Debian: python3-yaml)"))
     path = module.params["path"]
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not os.path.islink(path):
         module.fail_json(msg="path %s is a directory: give the file inside the file provider's directory, e.g. %s"
                          % (path, os.path.join(path, "routes.yml")))
-    wanted = _wanted(module)
-    raw, current = _load_current(module, path)
-    new, changes = traefik.merge(current, wanted, state=module.params["state"], prune=module.params["prune"])
-    result = dict(changed=False, path=path, **changes)
-    if module.params["validate"]:
-        try:
-            problems = traefik.validate(new, _context(module, path), where=os.path.basename(path), previous=current)
-        except traefik.TraefikConfigError as exc:
-            problems = exc.problems
-        if problems:
-            module.fail_json(msg="%s was left untouched: %d problem(s): %s" % (path, len(problems), "; ".join(problems)),
-                             problems=problems, **result)
-    content = traefik.render(new).encode("utf-8")
+    if os.path.splitext(path)[1].lower() not in (".yml", ".yaml"):
+        module.fail_json(msg="path %s: the module writes YAML and Traefik reads a file by its extension, so give a "
+                             ".yml or .yaml file (e.g. %s)" % (path, os.path.splitext(path)[0] + ".yml"))
     try:
-        changed, backup_file = io.write_file(module, path, content, mode=module.params["mode"],
-                                             owner=module.params["owner"], group=module.params["group"],
-                                             backup=module.params["backup"], check_missing_dirs=True)
-    except io.FileError as exc:
-        result["changed"] = exc.changed
-        module.fail_json(msg=str(exc) if exc.changed else "%s was left untouched: %s" % (path, exc), **result)
-    result["changed"] = changed
-    if backup_file:
-        result["backup_file"] = backup_file
-    if module._diff and content != raw:
-        result["diff"] = _diff(path, raw, current, new, content)
+        with lock_directory(path):
+            result = run(module, path)
+    except FileError as exc:
+        module.fail_json(msg="%s was left untouched: %s" % (path, exc), changed=False, path=path)
     module.exit_json(**result)
 
 

@@ -15,9 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import certs_factory
 from tests.certs_factory import CertFactory, snapshot
+from tests.metrics import samples
+from tests.metrics import value as metric
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "roles" / "cert_rotation" / "files" / "squaremcp_cert_sync.py"
@@ -41,11 +44,13 @@ def check_metrics(promtool, text):
 
 @pytest.fixture
 def host(tmp_path):
-    """The role's layout: entry point + lib/ansible_collections/.../module_utils/{certs,io,k8s}.py."""
+    """The role's layout: entry point + lib/ansible_collections/.../module_utils/ with exactly the files the
+    role's vars list (a missing one fails here, not on the edge host)."""
     install = tmp_path / "install"
     lib = install / "lib" / "ansible_collections" / "squaremcp" / "infra" / "plugins" / "module_utils"
     lib.mkdir(parents=True)
-    for name in ("certs.py", "io.py", "k8s.py"):
+    for name in yaml.safe_load((ROOT / "roles" / "cert_rotation" / "vars" / "main.yml").read_text())[
+            "__cert_rotation_lib_modules"]:
         shutil.copy(ROOT / "plugins" / "module_utils" / name, lib / name)
     shutil.copy(ENTRY, install / ENTRY.name)
     for path in ("src", "traefik/dynamic", "textfile", "report"):
@@ -79,11 +84,12 @@ def run_entry(host, python, *args, env=None):
 
 def test_debian_interpreter_uses_only_the_packages_the_role_installs(host, python):
     argv, env = python
-    probe = subprocess.run(argv + ["-c", "import cryptography, yaml, sys; print(cryptography.__version__, yaml.__file__)"],
+    probe = subprocess.run(argv + ["-c", "import cryptography, prometheus_client, yaml; print(cryptography.__version__, "
+                                   "yaml.__file__, prometheus_client.__file__)"],
                            env=dict(os.environ, **env), capture_output=True, text=True, check=False)
     assert probe.returncode == 0, probe.stderr
     if argv[0] == "/usr/bin/python3":
-        assert probe.stdout.startswith("38.") and str(certs_factory.CACHE) in probe.stdout
+        assert probe.stdout.startswith("38.") and probe.stdout.count(str(certs_factory.CACHE)) == 2
 
 
 def test_entry_point_syncs_reports_and_exits(host, python, promtool):
@@ -100,7 +106,7 @@ def test_entry_point_syncs_reports_and_exits(host, python, promtool):
                                                                    if not name.startswith(".")])
     assert all(mode == 0o600 for path, (_data, mode) in state.items() if path.endswith(".key"))
     metrics = (host / "textfile" / "squaremcp_certificates.prom").read_text()
-    assert "squaremcp_certificate_sync_failed 0" in metrics and "squaremcp_certificate_sync_certificates 2" in metrics
+    assert metric(metrics, "squaremcp_certificate_sync_failed") == 0 and metric(metrics, "squaremcp_certificate_sync_certificates") == 2
     checked = check_metrics(promtool, metrics)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     second = run_entry(host, python, "--config", str(config))
@@ -122,9 +128,9 @@ def test_entry_point_fails_on_refusal_and_keeps_state(host, python, promtool):
     now = {k: v for k, v in snapshot(str(host / "traefik")).items() if not k.endswith(".lock")}
     assert {k: v for k, v in now.items() if "shop" in k} == {k: v for k, v in good.items() if "shop" in k}
     metrics = (host / "textfile" / "squaremcp_certificates.prom").read_text()
-    for line in ("squaremcp_certificate_sync_failed 1", "squaremcp_certificate_sync_refused 1",
-                 "squaremcp_certificate_sync_expiring 1", "squaremcp_certificate_sync_certificates 2"):
-        assert line in metrics
+    for name, expected in (("squaremcp_certificate_sync_failed", 1), ("squaremcp_certificate_sync_refused", 1),
+                           ("squaremcp_certificate_sync_expiring", 1), ("squaremcp_certificate_sync_certificates", 2)):
+        assert metric(metrics, name) == expected
     assert check_metrics(promtool, metrics).returncode == 0
 
 
@@ -136,15 +142,11 @@ def test_entry_point_bad_configuration(host):
     assert wrong.returncode == 2 and "on_expiring must be one of fail, warn, skip" in wrong.stderr
     (host / "empty.json").write_text("{}")
     empty = run_entry(host, VENV, "--config", str(host / "empty.json"))
-    assert empty.returncode == 2 and "at least dest_dir" in empty.stderr
+    assert empty.returncode == 2 and "dest_dir is required" in empty.stderr
     unscoped = write_config(host, source="kubernetes", kubeconfig=str(host / "kubeconfig"))
     scope = run_entry(host, VENV, "--validate", "--config", str(unscoped))
     assert scope.returncode == 2 and "no selection: set namespaces" in scope.stderr
     assert not (host / "textfile" / "squaremcp_certificates.prom").exists()  # --validate never writes metrics
-
-
-def _failed_sample(metrics):
-    return [line for line in metrics.splitlines() if line.startswith("squaremcp_certificate_sync_failed ")]
 
 
 @pytest.mark.parametrize("case", ["unreadable-config", "invalid-option", "corrupt-certificates-yml", "lock-timeout"])
@@ -155,7 +157,7 @@ def test_run_that_cannot_start_exits_2_and_writes_failed_metrics(host, python, p
     metrics_path = host / "textfile" / "squaremcp_certificates.prom"
     assert run_entry(host, python, "--config", str(config), "--metrics-path", str(metrics_path)).returncode == 0
     good = metrics_path.read_text()
-    assert _failed_sample(good) == ["squaremcp_certificate_sync_failed 0"]
+    assert metric(good, "squaremcp_certificate_sync_failed") == 0
     holder = None
     if case == "unreadable-config":
         config.write_text("{not json")
@@ -178,12 +180,13 @@ def test_run_that_cannot_start_exits_2_and_writes_failed_metrics(host, python, p
             holder.wait()
     assert failed.returncode == 2 and failed.stderr.startswith("squaremcp-cert-sync: "), failed.stderr
     metrics = metrics_path.read_text()
-    assert _failed_sample(metrics) == ["squaremcp_certificate_sync_failed 1"]
-    for kept in ("squaremcp_certificate_expiry_timestamp_seconds{", "squaremcp_certificate_sync_certificates 1\n",
-                 "squaremcp_certificate_sync_last_success_timestamp_seconds "):
-        assert kept in metrics
-    assert [line for line in metrics.splitlines() if "last_success" in line] == [
-        line for line in good.splitlines() if "last_success" in line]
+    assert metric(metrics, "squaremcp_certificate_sync_failed") == 1
+    before, after = samples(good), samples(metrics)
+    kept = {key: value for key, value in before.items() if key[0] not in (
+        "squaremcp_certificate_sync_failed", "squaremcp_certificate_sync_last_run_timestamp_seconds")}
+    assert any(name == "squaremcp_certificate_expiry_timestamp_seconds" for name, _labels in kept)
+    assert metric(metrics, "squaremcp_certificate_sync_certificates") == 1
+    assert {key: after[key] for key in kept} == kept  # expiry per certificate, counts, last success carried over
     checked = check_metrics(promtool, metrics)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

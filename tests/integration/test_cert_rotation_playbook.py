@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.certs_factory import CertFactory
+from tests.metrics import value as metric
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def test_rotation_playbook_reports_and_fails_on_expiring(kube, tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     report = (tmp_path / "report" / "report.txt").read_text()
     assert ": ok; 1 certificate(s), 1 added" in report and "added     edge/shop-tls" in ok.stdout
-    assert "squaremcp_certificate_sync_failed 0" in (tmp_path / "textfile" / "squaremcp_certificates.prom").read_text()
+    assert metric((tmp_path / "textfile" / "squaremcp_certificates.prom").read_text(), "squaremcp_certificate_sync_failed") == 0
     config = yaml.safe_load((tmp_path / "traefik" / "dynamic" / "certificates.yml").read_text())
     assert config["tls"]["certificates"][0]["certFile"].startswith("/etc/traefik/certs/edge_shop-tls_")
 

@@ -19,6 +19,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs
 from tests.certs_factory import CertFactory, EdgeTree
+from tests.metrics import value as metric
 
 FACTORY = CertFactory()
 SITES = ["site%d-tls" % index for index in range(5)]
@@ -146,7 +147,7 @@ def test_fault_fails_clearly_and_keeps_previous_state(kube, edge, prepare, fragm
         assert fragment in outcome["msg"], outcome["msg"]
     assert edge.state() == edge.good
     metrics = edge.metrics.read_text()  # monitoring sees the failure and still knows what Traefik serves
-    assert "squaremcp_certificate_sync_failed 1\n" in metrics and "squaremcp_certificate_sync_certificates 5\n" in metrics
+    assert metric(metrics, "squaremcp_certificate_sync_failed") == 1 and metric(metrics, "squaremcp_certificate_sync_certificates") == 5
     assert metrics.count("squaremcp_certificate_expiry_timestamp_seconds{") == 10
     assert certs.previous_last_success(metrics) == success
 
@@ -163,7 +164,7 @@ def test_unwritable_directory(kube, edge, directory):
         chattr(target, "-i")
     assert outcome["failed"] and "%s is not writable" % target in outcome["msg"] and "fix its permissions" in outcome["msg"]
     assert edge.state() == edge.good
-    assert "squaremcp_certificate_sync_failed 1" in edge.metrics.read_text()
+    assert metric(edge.metrics.read_text(), "squaremcp_certificate_sync_failed") == 1
 
 
 def test_lock_held_by_another_process(edge):
@@ -182,7 +183,7 @@ def test_lock_held_by_another_process(edge):
         holder.wait()
     assert "another run holds the lock" in str(caught.value) and "(pid %d)" % holder.pid in str(caught.value)
     assert edge.state() == edge.good
-    assert "squaremcp_certificate_sync_failed 1\n" in edge.metrics.read_text()
+    assert metric(edge.metrics.read_text(), "squaremcp_certificate_sync_failed") == 1
 
 
 def test_failed_run_keeps_last_success_and_reports_installed_expiry(kube, edge):
@@ -190,10 +191,10 @@ def test_failed_run_keeps_last_success_and_reports_installed_expiry(kube, edge):
     kube.fail("GET", r"^/api/v1/namespaces/edge/secrets", status=503, times=None)
     outcome = edge.sync()
     metrics = edge.metrics.read_text()
-    assert outcome["failed"] and "squaremcp_certificate_sync_failed 1" in metrics
+    assert outcome["failed"] and metric(metrics, "squaremcp_certificate_sync_failed") == 1
     assert certs.previous_last_success(metrics) == success
     assert metrics.count("squaremcp_certificate_expiry_timestamp_seconds{") == 10  # 5 certificates x 2 domains
-    assert "squaremcp_certificate_sync_certificates 5" in metrics
+    assert metric(metrics, "squaremcp_certificate_sync_certificates") == 5
 
 
 def test_recovery_after_fault(kube, edge):

@@ -17,6 +17,7 @@ import pytest
 
 from tests.certs_factory import CertFactory, EdgeTree
 from tests.kube.playbook import run_playbook
+from tests.metrics import value as metric
 
 pytestmark = pytest.mark.slow
 MODULE = "squaremcp.infra.traefik_cert_sync"
@@ -138,7 +139,7 @@ def test_api_500_on_second_page(kube, good):
     assert fault.hits == 1
     assert_failed_untouched(good, result, played, "listing TLS secrets in namespace edge failed: HTTP 500",
                             "etcdserver: leader changed", "the API server failed", "nothing was changed")
-    assert "squaremcp_certificate_sync_failed 1" in good.metrics.read_text()
+    assert metric(good.metrics.read_text(), "squaremcp_certificate_sync_failed") == 1
 
 
 @pytest.mark.parametrize("kind, fragment", [
@@ -160,7 +161,7 @@ def test_namespace_typo_changes_nothing_and_alerts(kube, good):
     assert_failed_untouched(good, result, played, "the source (namespaces egde) returned no certificate while 5 certificate(s)",
                             "nothing was changed", "allow_empty=true")
     metrics = good.metrics.read_text()
-    assert "squaremcp_certificate_sync_failed 1\n" in metrics and "squaremcp_certificate_sync_certificates 5\n" in metrics
+    assert metric(metrics, "squaremcp_certificate_sync_failed") == 1 and metric(metrics, "squaremcp_certificate_sync_certificates") == 5
     result, played = good.sync(namespaces=["egde"], allow_empty=True)
     assert played.rc == 0 and result["changed"] and good.referenced() == [] and good.files() == []
 

@@ -50,6 +50,16 @@ def test_tarball_ships_the_collection_and_nothing_from_the_test_harness(installe
     assert top.isdisjoint({"tests", "molecule", "benchmarks", "tools", ".collections", ".venv", ".cache", ".ci"})
 
 
+def test_tarball_holds_no_site(installed):
+    """Our inventories (hosts, group_vars with the real domains, vault files) and site.yml stay out."""
+    tarball, path, _env = installed
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    assert [name for name in names if name == "inventory" or name.startswith("inventory/")] == []
+    assert "site.yml" not in names and not (path / "inventory").exists() and not (path / "site.yml").exists()
+    assert not [name for name in names if "vault" in name.rsplit("/", 1)[-1]]
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_module_docs_render_with_attributes(installed, module):
     _tarball, path, env = installed

@@ -165,7 +165,8 @@ def test_failed_apply_leaves_the_files_byte_identical(cluster, key_pair, tmp_pat
         result = play(kube, tmp_path, [seal("first", dest=str(dest), certificate_dest=str(cert_dest))])
         assert result.rc == 0 and result.task("first")["applied"], result.stdout
     else:  # nothing in the cluster; a stale manifest and an old certificate sit in the files
-        dest.write_bytes(b"# stale manifest, kept byte for byte\n--- {kind: SealedSecret}\n")
+        dest.write_bytes(b"# stale manifest, kept byte for byte\n--- {kind: SealedSecret, metadata: {name: hermes-secrets, "
+                         b"namespace: hermes-mcp}}\n")
         cert_dest.write_bytes(b"not the controller's certificate\n")
     before = {path: path.read_bytes() for path in (dest, cert_dest)}
     kube.fail(method, r"/sealedsecrets", status=500)

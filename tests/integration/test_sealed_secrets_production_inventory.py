@@ -207,9 +207,9 @@ def manifest(tmp_path):
     return path
 
 
-def test_production_inventory_gives_the_control_host_no_connection_settings():
+def test_production_inventory_gives_the_control_host_no_connection_settings(tmp_path):
     """group_vars/all reaches the implicit localhost: sudo, user and interpreter must not be there."""
-    env = dict(os.environ, ANSIBLE_HOME="/tmp/ansible-home-inventory-test")
+    env = dict(os.environ, ANSIBLE_HOME=str(tmp_path / "ansible-home"))
     env.pop("ANSIBLE_CONFIG", None)
     inventory = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -17,8 +16,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs
-from ansible_collections.squaremcp.infra.plugins.module_utils import io as fileio
+from ansible_collections.squaremcp.infra.plugins.module_utils import _files as fileio
 from tests.certs_factory import CertFactory, EdgeTree, snapshot
+from tests.metrics import samples
+from tests.metrics import value as metric
 
 
 def make_module(check_mode=False):
@@ -47,9 +48,8 @@ def tree(tmp_path):
 
 def _expiry_metric(text, domain):
     """The expiry sample of ``domain`` as the ISO time the module reports."""
-    for line in text.splitlines():
-        if line.startswith("squaremcp_certificate_expiry_timestamp_seconds{domain=\"%s\"" % domain):
-            stamp = int(line.rsplit(" ", 1)[1])
+    for (name, labels), stamp in samples(text).items():
+        if name == "squaremcp_certificate_expiry_timestamp_seconds" and dict(labels)["domain"] == domain:
             return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
     return None
 
@@ -133,7 +133,7 @@ def test_refused_renewal_keeps_previous_files_byte_identical(tree, factory, kind
     assert snapshot(str(tree.traefik)) == good
     # the good certificate of the same run is still handled
     assert _by_name(outcome)["api"]["action"] == "unchanged"
-    assert "squaremcp_certificate_sync_failed 1" in tree.metrics.read_text()
+    assert metric(tree.metrics.read_text(), "squaremcp_certificate_sync_failed") == 1
     assert _expiry_metric(tree.metrics.read_text(), "shop.example.com") == shop["installed"]["not_after"]
 
 
@@ -151,7 +151,7 @@ def test_on_expiring_fail_warn_skip(tree, factory):
     failed = tree.run()
     assert failed["failed"] and failed["expiring"] == ["soon"] and "on_expiring=fail" in failed["msg"]
     assert _by_name(failed)["soon"]["action"] == "added"  # a valid certificate beats none
-    assert "squaremcp_certificate_sync_expiring 1" in tree.metrics.read_text()
+    assert metric(tree.metrics.read_text(), "squaremcp_certificate_sync_expiring") == 1
     warned = tree.run(on_expiring="warn")
     assert not warned["failed"] and warned["expiring"] == ["soon"] and "soon expires in 3 days" in warned["warnings"][0]
     factory.expiring(days=5.5).write(str(tree.src), "soon")
@@ -239,7 +239,7 @@ def test_source_failure_writes_failed_metrics_from_installed_state(tree, factory
     outcome = tree.run(fetch=broken)
     assert outcome["failed"] and "HTTP 500" in outcome["msg"] and outcome["report"].splitlines()[1].startswith("  error:")
     metrics = tree.metrics.read_text()
-    assert "squaremcp_certificate_sync_failed 1" in metrics
+    assert metric(metrics, "squaremcp_certificate_sync_failed") == 1
     assert certs.previous_last_success(metrics) == success
     assert _expiry_metric(metrics, "shop.example.com") == _by_name(tree.run())["shop"]["not_after"]
     assert snapshot(str(tree.traefik)) == state
@@ -275,9 +275,6 @@ def _cannot_start(case, tree, monkeypatch, held):
     raise AssertionError(case)
 
 
-LAST_RUN_SAMPLE = re.compile(r"^squaremcp_certificate_sync_last_run_timestamp_seconds \S+$", re.MULTILINE)
-
-
 @pytest.mark.parametrize("case", ["corrupt-certificates-yml", "bad-option", "no-selection", "dest-dir-under-a-file",
                                   "missing-library", "lock-timeout"])
 def test_run_that_cannot_start_still_writes_failed_metrics_and_report(tree, factory, monkeypatch, case):
@@ -295,9 +292,10 @@ def test_run_that_cannot_start_still_writes_failed_metrics_and_report(tree, fact
         for lock in held:
             lock.release()
     # failed 1 and this run's time; expiry per certificate, counts and last success carried over
-    expected = LAST_RUN_SAMPLE.sub("squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % later.timestamp(),
-                                   good_metrics.replace("squaremcp_certificate_sync_failed 0", "squaremcp_certificate_sync_failed 1"))
-    assert tree.metrics.read_text() == expected
+    expected = dict(samples(good_metrics))
+    expected[("squaremcp_certificate_sync_failed", ())] = 1
+    expected[("squaremcp_certificate_sync_last_run_timestamp_seconds", ())] = later.timestamp()
+    assert samples(tree.metrics.read_text()) == expected
     assert "FAILED" in report.read_text() and fragment in report.read_text()
 
 
@@ -329,7 +327,7 @@ def test_empty_source_refused_state_byte_identical_then_allowed(tree, factory):
     assert refused["failed"] and not refused["changed"] and "returned no certificate while 2 certificate(s) are installed" in refused["msg"]
     assert snapshot(str(tree.traefik)) == good
     metrics = tree.metrics.read_text()
-    assert "squaremcp_certificate_sync_failed 1" in metrics and "squaremcp_certificate_sync_certificates 2" in metrics
+    assert metric(metrics, "squaremcp_certificate_sync_failed") == 1 and metric(metrics, "squaremcp_certificate_sync_certificates") == 2
     assert _expiry_metric(metrics, "shop.example.com") is not None
     emptied = tree.run(allow_empty=True)
     assert not emptied["failed"] and emptied["changed"] and tree.files() == [] and tree.referenced() == []
@@ -353,7 +351,7 @@ def test_missing_config_directory_fails_before_writing_files(tree, factory):
     factory.valid().write(str(tree.src), "shop")
     outcome = tree.run(config_path=str(tree.root / "missing" / "certificates.yml"))
     assert outcome["failed"] and "does not exist: create it first" in outcome["msg"]
-    assert tree.files() == []
+    assert not tree.certs.exists()  # the directory this failed run created is gone again, lock file and all
 
 
 def test_lock_held_by_another_process(tree, factory):

@@ -10,8 +10,12 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+from ansible_collections.squaremcp.infra.plugins.module_utils import _cert_inspect as cert_inspect
+from ansible_collections.squaremcp.infra.plugins.module_utils import _cert_sources as cert_sources
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs
 from tests.certs_factory import GARBAGE, CertFactory, Pair, cert_pem, key_pem
+from tests.metrics import samples
+from tests.metrics import value as metric
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -40,7 +44,7 @@ def test_valid_pair_passes_and_is_described(factory, kind):
     assert inspected.cert_bytes == pair.crt
     assert inspected.key_bytes.startswith(b"-----BEGIN PRIVATE KEY-----")
     reloaded = serialization.load_pem_private_key(inspected.key_bytes, None)
-    assert certs.key_matches(pair.leaf, reloaded)
+    assert cert_inspect.key_matches(pair.leaf, reloaded)
 
 
 def test_traditional_key_encoding_gives_the_same_files(factory):
@@ -104,12 +108,12 @@ class _WithoutDirectVerify(object):
 def test_signature_check_without_verify_directly_issued_by(kind):
     factory = CertFactory(now=NOW)
     issuer_key = factory.key(kind, fresh=True)
-    issuer = factory._sign(certs.x509.Name([]), certs.x509.Name([]), issuer_key.public_key(), issuer_key, -1, 10, ca=True)
-    leaf = factory._sign(certs.x509.Name([]), issuer.subject, factory.key().public_key(), issuer_key, -1, 10)
+    issuer = factory._sign(cert_inspect.x509.Name([]), cert_inspect.x509.Name([]), issuer_key.public_key(), issuer_key, -1, 10, ca=True)
+    leaf = factory._sign(cert_inspect.x509.Name([]), issuer.subject, factory.key().public_key(), issuer_key, -1, 10)
     other_key = factory.key(kind, fresh=True)
-    impostor = factory._sign(certs.x509.Name([]), certs.x509.Name([]), other_key.public_key(), other_key, -1, 10, ca=True)
-    assert certs.issued_by(_WithoutDirectVerify(leaf), issuer)
-    assert not certs.issued_by(_WithoutDirectVerify(leaf), impostor)
+    impostor = factory._sign(cert_inspect.x509.Name([]), cert_inspect.x509.Name([]), other_key.public_key(), other_key, -1, 10, ca=True)
+    assert cert_inspect.issued_by(_WithoutDirectVerify(leaf), issuer)
+    assert not cert_inspect.issued_by(_WithoutDirectVerify(leaf), impostor)
 
 
 def test_expired_is_refused(factory):
@@ -169,7 +173,7 @@ def test_unusable_keys_are_refused_without_echoing_them(factory):
 
 def test_cert_info_describes_leaf_and_counts_chain(factory):
     pair = factory.valid("api.example.com")
-    info = certs.cert_info(pair.crt, NOW)
+    info = cert_inspect.cert_info(pair.crt, NOW)
     assert info["subject"] == "CN=api.example.com"
     assert info["subject_alt_name"] == ["DNS:api.example.com", "DNS:www.api.example.com"]
     assert info["chain_length"] == 2 and info["expired"] is False and info["self_signed"] is False
@@ -185,9 +189,9 @@ def test_common_name_is_the_domain_without_san():
 
 
 def test_days_left_truncates_toward_zero():
-    assert certs.days_left(NOW + datetime.timedelta(days=2, hours=23), NOW) == 2
-    assert certs.days_left(NOW - datetime.timedelta(hours=12), NOW) == 0
-    assert certs.days_left(NOW - datetime.timedelta(days=1, hours=1), NOW) == -1
+    assert cert_inspect.days_left(NOW + datetime.timedelta(days=2, hours=23), NOW) == 2
+    assert cert_inspect.days_left(NOW - datetime.timedelta(hours=12), NOW) == 0
+    assert cert_inspect.days_left(NOW - datetime.timedelta(days=1, hours=1), NOW) == -1
 
 
 # ------------------------------------------------------------------------------------------
@@ -283,11 +287,11 @@ def test_sealed_secrets_key_is_skipped_by_label_without_decoding(factory):
         metadata = Meta()
         data = factory.sealing_key_secret()["data"]
 
-    item = certs._secret_item(Secret())
+    item = cert_sources._secret_item(Secret())
     assert item.excluded.startswith("the Sealed Secrets controller's private sealing key") and item.problem is None
     assert item.key_pem is None and item.cert_pem is None
     Meta.labels = {}
-    assert certs._secret_item(Secret()).excluded is None  # the same pair unlabelled is an ordinary certificate
+    assert cert_sources._secret_item(Secret()).excluded is None  # the same pair unlabelled is an ordinary certificate
 
 
 def test_prune_guard_refuses_an_empty_source_and_large_drops(factory, tmp_path):
@@ -351,7 +355,13 @@ def test_read_installed(tmp_path, factory):
     manual = "  certificates:\n    - certFile: /x/manual.crt\n      keyFile: /x/manual.key\n"
     path.write_text(plan.config_text.replace("  certificates:\n", manual))
     installed = certs.read_installed(str(path))
-    assert list(installed.entries) == ["edge_a"] and installed.foreign == 1 and installed.default_key == "edge_a"
+    assert list(installed.entries) == ["edge_a"] and installed.foreign == ["tls.certificates[0]"]
+    assert installed.default_key == "edge_a"
+    # content the module did not write is never dropped: the plan refuses, naming it
+    with pytest.raises(certs.SyncError, match=r"holds content not written by this module \(tls.certificates\[0\]\)"):
+        certs.make_plan([_item(factory.valid(), "a")], installed, options, NOW)
+    path.write_text(plan.config_text + "  options:\n    modern: {minVersion: VersionTLS13}\nhttp: {}\n")
+    assert certs.read_installed(str(path)).foreign == ["top-level key http", "tls.options"]
     path.write_text("tls: [unclosed\n")
     with pytest.raises(certs.SyncError, match="is not valid YAML.*written only by this module"):
         certs.read_installed(str(path))
@@ -395,13 +405,15 @@ def test_metrics_render_values_and_escaping(factory, tmp_path):
     served = {"edge_shop": {"files": {}, "info": certs.describe(pair.leaf, NOW), "namespace": "ed\"ge", "name": "shop"}}
     text = certs.render_metrics(served, ["edge/soon"], [], False, 14, NOW)
     expiry = int(pair.leaf.not_valid_after_utc.timestamp())
-    assert 'squaremcp_certificate_expiry_timestamp_seconds{domain="shop.example.com",name="shop",namespace="ed\\"ge"} %d' % expiry in text
-    assert "squaremcp_certificate_sync_min_valid_seconds 1209600\n" in text
-    assert "squaremcp_certificate_sync_expiring 1\n" in text
-    assert "squaremcp_certificate_sync_failed 0\n" in text
-    assert "squaremcp_certificate_sync_last_success_timestamp_seconds %.3f" % NOW.timestamp() in text
+    assert metric(text, "squaremcp_certificate_expiry_timestamp_seconds", domain="shop.example.com", name="shop",
+                  namespace='ed"ge') == expiry
+    assert 'namespace="ed\\"ge"' in text  # escaped in the exposition
+    assert metric(text, "squaremcp_certificate_sync_min_valid_seconds") == 1209600
+    assert metric(text, "squaremcp_certificate_sync_expiring") == 1
+    assert metric(text, "squaremcp_certificate_sync_failed") == 0
+    assert metric(text, "squaremcp_certificate_sync_last_success_timestamp_seconds") == NOW.timestamp()
     failed = certs.render_metrics(served, [], ["x"], True, 14, NOW + datetime.timedelta(days=1), last_success=123.0)
-    assert "squaremcp_certificate_sync_last_success_timestamp_seconds 123.000" in failed
+    assert metric(failed, "squaremcp_certificate_sync_last_success_timestamp_seconds") == 123.0
     assert certs.previous_last_success(failed) == 123.0
     assert "last_success" not in certs.render_metrics({}, [], [], True, 14, NOW)
 
@@ -412,20 +424,21 @@ def test_failure_metrics_carry_over_everything_but_state_and_time(factory):
     good = certs.render_metrics(served, [], [], False, 14, NOW)
     later = NOW + datetime.timedelta(days=1)
     failed = certs.render_failure_metrics(good + "garbage line\n", later)
-    assert failed == good.replace("squaremcp_certificate_sync_failed 0", "squaremcp_certificate_sync_failed 1").replace(
-        "squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % NOW.timestamp(),
-        "squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % later.timestamp())
+    expected = dict(samples(good))
+    expected[("squaremcp_certificate_sync_failed", ())] = 1
+    expected[("squaremcp_certificate_sync_last_run_timestamp_seconds", ())] = later.timestamp()
+    assert samples(failed) == expected
     assert certs.render_failure_metrics(failed, later) == failed  # stable over repeated failures
     nothing = certs.render_failure_metrics(None, later)
-    assert nothing.splitlines()[2::3] == ["squaremcp_certificate_sync_failed 1",
-                                          "squaremcp_certificate_sync_last_run_timestamp_seconds %.3f" % later.timestamp()]
+    assert samples(nothing) == {("squaremcp_certificate_sync_failed", ()): 1,
+                                ("squaremcp_certificate_sync_last_run_timestamp_seconds", ()): later.timestamp()}
 
 
 def test_validity_helpers_for_other_module_utils(factory):
-    chain = certs.load_chain(factory.valid().crt)
-    assert certs.not_after(chain[0]) == NOW + datetime.timedelta(days=90)
-    assert certs.not_before(chain[0]) == NOW - datetime.timedelta(days=1)
-    assert certs.not_after(chain[0]).tzinfo is not None
+    chain = cert_inspect.load_chain(factory.valid().crt)
+    assert cert_inspect.not_after(chain[0]) == NOW + datetime.timedelta(days=90)
+    assert cert_inspect.not_before(chain[0]) == NOW - datetime.timedelta(days=1)
+    assert cert_inspect.not_after(chain[0]).tzinfo is not None
 
 
 def test_report_names_each_certificate(factory, tmp_path):

@@ -42,11 +42,63 @@ def test_the_example_holds_placeholders_only():
     assert all("CHANGE_ME" in str(v) for v in flat)
 
 
-def test_no_real_vault_file_is_committed_unencrypted():
-    for path in PRODUCTION.rglob("vault*.yml"):
-        if path.name == "vault.example.yml":
+def _vault_loader():
+    """A safe loader that keeps `!vault` values as ("vault", ciphertext) instead of failing on the tag."""
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_constructor("!vault", lambda loader, node: ("vault", loader.construct_scalar(node)))
+    return Loader
+
+
+def vault_files():
+    return sorted(path for path in (ROOT / "inventory").rglob("vault*.yml") if path.name != "vault.example.yml")
+
+
+def test_every_committed_vault_file_holds_only_encrypted_values():
+    """Whole-file vaults or `!vault` values: a plaintext value in any inventory's vault*.yml fails here."""
+    files = vault_files()
+    assert files, "no vault file found: the lab's inventory/lab/group_vars/all/vault.yml is expected"
+    for path in files:
+        text = path.read_text()
+        if text.startswith("$ANSIBLE_VAULT;"):
             continue
-        assert path.read_text().startswith("$ANSIBLE_VAULT;"), path
+        values = yaml.load(text, Loader=_vault_loader()) or {}  # nosec B506 - a SafeLoader subclass
+        plain = sorted(key for key, value in values.items() if any(not leaf[1].startswith("$ANSIBLE_VAULT;")
+                                                                   for leaf in _leaves(value)))
+        assert plain == [], "%s: plaintext values for %s" % (path.relative_to(ROOT), plain)
+
+
+def _leaves(value):
+    """Every leaf of a value, a non-vault one as ("plain", "")."""
+    if isinstance(value, tuple):
+        return [value]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    return [("plain", "")]
+
+
+def test_the_lab_vault_opens_with_its_test_password_and_defines_what_the_lab_uses():
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    lab = ROOT / "inventory" / "lab"
+    secret = VaultSecret((lab / ".vault-password.test-only").read_text().strip().encode())
+    vault = VaultLib([("default", secret)])
+    defined = {}
+    for path in vault_files():
+        if lab not in path.parents:
+            continue
+        values = yaml.load(path.read_text(), Loader=_vault_loader()) or {}  # nosec B506 - a SafeLoader subclass
+        for key, value in values.items():
+            # fails for a value encrypted with another password
+            defined[key] = [vault.decrypt(ciphertext) for _tag, ciphertext in _leaves(value)]
+    used = set()
+    for path in (lab / "group_vars").rglob("*.yml"):
+        if not path.name.startswith("vault"):
+            used |= set(VAULT_KEY.findall(path.read_text()))
+    assert used - set(defined) == set(), "the lab uses vault keys its vault does not define"
+    assert all(value for value in defined.values())
 
 
 @pytest.mark.parametrize("inventory", ["production", "lab"])

@@ -162,7 +162,7 @@ def test_a_tool_that_cannot_run_refuses_the_set(tmp_path):
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../outside.yml", "prometheus/../../outside.yml", "."])
 def test_paths_outside_the_root_are_refused(tmp_path, path):
-    from ansible_collections.squaremcp.infra.plugins.module_utils.io import FileError
+    from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError
     with pytest.raises(FileError, match="is not a path inside the root directory"):
         apply(make_module(), str(tmp_path / "config"), [WantedFile(path, b"x\n")], [], [], {})
     assert not (tmp_path / "outside.yml").exists()

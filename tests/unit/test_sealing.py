@@ -15,7 +15,10 @@ import struct
 import pytest
 import yaml
 
+from ansible_collections.squaremcp.infra.plugins.module_utils import _sealed_cluster as cluster
+from ansible_collections.squaremcp.infra.plugins.module_utils import _sealed_manifest as sealed_manifest
 from ansible_collections.squaremcp.infra.plugins.module_utils import sealing
+from ansible_collections.squaremcp.infra.plugins.module_utils._sealed_manifest import DestFile
 from tests.fixtures.sealed_secrets import controller
 
 CANARY = "canary-S3cr3t-value-7f1e"
@@ -378,18 +381,26 @@ def test_summary_shows_names_and_digests_only(rsa2048):
 def test_rendered_manifest_parses_back(rsa2048):
     _key, cert = rsa2048
     manifest = seal(cert, scope="namespace-wide", digest_key=DIGEST_KEY, string_data={"K": CANARY})
-    text = sealing.render_manifest(manifest)
-    assert text.startswith(sealing.MANIFEST_HEADER.encode())
+    name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
+    text = DestFile("sealed.yaml", name, namespace).content(manifest)
+    assert text.startswith(sealed_manifest.HEADER.encode())
     assert b"\n---\n" in text
-    assert sealing.parse_manifest(text) == manifest
+    again = DestFile.read("sealed.yaml", text, name, namespace)
+    assert again.existing == manifest and again.span is None  # the module's own file: rewritten whole
     assert CANARY.encode() not in text
-    assert sealing.render_manifest(sealing.parse_manifest(text)) == text
+    assert again.content(again.existing) == text
 
 
-def test_parse_manifest_ignores_other_content():
-    assert sealing.parse_manifest(b"") is None
-    assert sealing.parse_manifest(b"{not: [yaml") is None
-    assert sealing.parse_manifest(b"---\nkind: ConfigMap\n") is None
+@pytest.mark.parametrize("content, message", [
+    (b"{not: [yaml", "does not parse as YAML"),
+    (b"---\nkind: ConfigMap\nmetadata: {name: x}\n", "holds no SealedSecret hermes-mcp/hermes-secrets but ConfigMap -/x"),
+    (b"kind: SealedSecret\nmetadata: {name: hermes-secrets, namespace: hermes-mcp}\n---\n"
+     b"kind: SealedSecret\nmetadata: {name: hermes-secrets, namespace: hermes-mcp}\n", "holds 2 SealedSecrets"),
+    (b"a: 1\na: 2\n", "duplicate key"),
+])
+def test_dest_the_module_cannot_write_without_losing_content(content, message):
+    with pytest.raises(sealed_manifest.ManifestFileError, match=message):
+        DestFile.read("sealed.yaml", content, "hermes-secrets", "hermes-mcp")
 
 
 def test_strip_server_fields():
@@ -407,11 +418,11 @@ def test_needs_update(rsa2048):
     stored["metadata"].update(uid="u", resourceVersion="7")
     stored["metadata"]["annotations"]["other"] = "kept"
     stored["spec"]["template"]["metadata"]["creationTimestamp"] = None
-    assert not sealing.needs_update(stored, desired)
-    assert sealing.needs_update(None, desired)
+    assert not cluster.needs_update(stored, desired)
+    assert cluster.needs_update(None, desired)
     changed = moved(stored)
     changed["spec"]["template"]["type"] = "Other"
-    assert sealing.needs_update(changed, desired)
+    assert cluster.needs_update(changed, desired)
     changed = moved(stored)
     del changed["metadata"]["annotations"][sealing.DIGEST_ANNOTATION]
-    assert sealing.needs_update(changed, desired)
+    assert cluster.needs_update(changed, desired)

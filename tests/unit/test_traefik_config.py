@@ -10,8 +10,10 @@ import textwrap
 
 import pytest
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import traefik
-from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import Context, check_static, validate
+from ansible_collections.squaremcp.infra.plugins.module_utils import _traefik_config as traefik
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_checks import check_static
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import htpasswd_problems
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_references import Context, validate
 
 GOOD = {
     "http": {
@@ -66,7 +68,7 @@ def test_good_document_has_no_problems():
     ("http.routers.site.service", None, "http.routers.site: service is required"),
     ("http.routers.bad@name", {"rule": "Host(`a`)", "service": "site"}, "'@' is not allowed in a name"),
     ("http.services.site", {"loadBalancer": {"servers": []}}, "list at least one server"),
-    ("http.services.site", {"loadBalancer": {"servers": [{"url": "site:80"}]}}, "'site:80' is not a URL"),
+    ("http.services.site", {"loadBalancer": {"servers": [{"url": "site:80"}]}}, "site:80 is not a URL"),
     ("http.services.site", {"loadBalancer": {"servers": [{"url": "ftp://site"}]}}, "scheme must be http, https or h2c"),
     ("http.services.site", {"loadBalancer": {"servers": [{"url": "http://site:99999"}]}}, "port '99999'"),
     ("http.services.site", {"loadBalancer": {"servers": [{"url": "http://s"}]}, "weighted": {}},
@@ -123,16 +125,16 @@ USER = {"http": {"routers": {"app": {"rule": "Host(`app.a`)", "service": "shared
 
 
 @pytest.mark.parametrize("new, removed", [
-    ({}, ["service 'shared'", "middleware 'hsts'"]),
-    ({"http": {"services": SHARED["http"]["services"]}}, ["middleware 'hsts'"]),
+    ({}, ["middlewares: removing middleware hsts", "services: removing service shared"]),
+    ({"http": {"services": SHARED["http"]["services"]}}, ["middlewares: removing middleware hsts"]),
     (SHARED, []),
 ])
 def test_removing_what_another_file_uses_is_refused(new, removed):
     context = Context({"/d/other.yml": USER})
     problems = validate(new, context, where="routes.yml", previous=SHARED)
     assert len(problems) == len(removed), problems
-    for problem, name in zip(problems, removed):
-        assert problem.startswith("routes.yml: removes %s, which /d/other.yml still uses (http.routers.app." % name)
+    for problem, what in zip(problems, removed):
+        assert problem.startswith("routes.yml: http.%s breaks router app in /d/other.yml: " % what), problem
         assert "keep it in this file, or change /d/other.yml first" in problem
     # without the previous version (a new file) nothing can break, and 'gone' was dangling already
     assert validate(new, context, where="routes.yml") == []
@@ -145,7 +147,7 @@ def test_losing_the_auth_middleware_of_another_files_dashboard_is_refused():
     before = copy.deepcopy(SHARED)
     before["http"]["middlewares"]["auth"] = {"basicAuth": {"users": ["a:$2y$05$x"]}}
     problems = validate(SHARED, Context({"/d/dashboard.yml": dashboard}), where="routes.yml", previous=before)
-    assert any("removes middleware 'auth@file', which /d/dashboard.yml still uses" in p for p in problems), problems
+    assert any("removing middleware auth breaks middleware secured in /d/dashboard.yml" in p for p in problems), problems
     assert any("this change breaks /d/dashboard.yml: http.routers.dash: routes the Traefik API/dashboard" in p
                and "without authentication" in p for p in problems), problems
 
@@ -295,41 +297,42 @@ def test_static_policy_and_structure(path, value, message):
     assert any(message in p for p in problems), problems
 
 
-def test_cli_checks_files_in_their_directory(tmp_path, capsys):
-    static, dynamic = str(tmp_path / "traefik.yml"), str(tmp_path / "dynamic")
-    write(static, STATIC_GOOD)
-    write(dynamic + "/dashboard.yml", "http: {middlewares: {admins: {basicAuth: {users: ['a:$2y$05$x']}}}}\n")
-    candidate = str(tmp_path / "candidate")
-    write(candidate, "http:\n  routers:\n    r: {rule: 'Host(`a`)', service: api@internal, middlewares: [admins],"
-                     " tls: {certResolver: letsencrypt}, entryPoints: [websecure]}\n")
-    assert traefik.main(["static", static]) == 0
-    assert traefik.main(["dynamic", candidate, "--directory", dynamic, "--name", "routes.yml", "--static", static]) == 0
-    assert "dynamic configuration OK: routes.yml" in capsys.readouterr().out
-    # the candidate replaces dashboard.yml: the middleware it referenced is then gone
-    assert traefik.main(["dynamic", candidate, "--directory", dynamic, "--name", "dashboard.yml"]) == 1
-    assert "middleware 'admins' is not defined" in capsys.readouterr().err
-    write(static, STATIC_GOOD.replace("insecure: false", "insecure: true"))
-    assert traefik.main(["static", static]) == 1
-    assert "api.insecure" in capsys.readouterr().err
-    # the candidate replaces routes.yml, whose service dashboard.yml's router uses
-    write(dynamic + "/routes.yml", "http: {services: {app: {loadBalancer: {servers: [{url: 'http://app'}]}}}}\n")
-    write(dynamic + "/dashboard.yml", "http: {routers: {app: {rule: 'Host(`b`)', service: app}}}\n")
-    write(candidate, "http: {}\n")
-    assert traefik.main(["dynamic", candidate, "--directory", dynamic, "--name", "routes.yml"]) == 1
-    assert "removes service 'app', which %s/dashboard.yml still uses" % dynamic in capsys.readouterr().err
-    write(candidate, "http: [\n")
-    assert traefik.main(["dynamic", candidate]) == 1
-    assert "does not parse as YAML" in capsys.readouterr().err
-
-
 def test_htpasswd_problems_name_users_never_secrets():
     good = ["admin:$2y$05$Ax8hyGP8D6ZuWkH4nA8Ize7YQ0Hk8Qz2i6q3lXh8v3aQ2qP6d5o1K",
             "ops:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/", "ci:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="]
-    assert traefik.htpasswd_problems(good) == []
-    problems = traefik.htpasswd_problems(["admin:CHANGE_ME-bcrypt-hash", "bob:s3cret", "s3cret-alone", "a b:$2y$x",
-                                          "carol:$2y$05$short", None])
+    assert htpasswd_problems(good) == []
+    problems = htpasswd_problems(["admin:CHANGE_ME-bcrypt-hash", "bob:s3cret", "s3cret-alone", "a b:$2y$x",
+                                  "carol:$2y$05$short", None])
     assert problems == ["user 'admin' has the CHANGE_ME placeholder instead of a hash",
                         "user 'bob' has no bcrypt, apr1 or SHA1 hash (a plain password?)",
                         "entry 3 is not name:hash", "entry 4 is not name:hash",
                         "user 'carol' has no bcrypt, apr1 or SHA1 hash (a plain password?)", "entry 6 is not name:hash"]
     assert not any("s3cret" in p or "$2y$" in p for p in problems)
+
+
+def test_problems_are_located_by_the_inventory_variable_an_entry_came_from():
+    problems = ["routes.yml: http.routers.ab.rule: bad", "routes.yml: http.routers.a.b.service: x",
+                "routes.yml: http.services: removing service s breaks router r: fix",
+                "routes.yml: http.routers.kept-from-file.rule: bad", "other.yml: http.routers.ab.rule: bad"]
+    origins = {"routers": "traefik_routes_routers", "services": "traefik_routes_services"}
+    assert traefik.relocate(problems, "routes.yml", origins, {"routers": ["ab", "a.b"]}) == [
+        "traefik_routes_routers.ab.rule: bad", "traefik_routes_routers.a.b.service: x",
+        "traefik_routes_services: removing service s breaks router r: fix",
+        "routes.yml: http.routers.kept-from-file.rule: bad", "other.yml: http.routers.ab.rule: bad"]
+
+
+def test_secret_values_are_found_whatever_their_type():
+    from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_keys import (
+        HTTP_MIDDLEWARE_KINDS, secret_strings, url_credentials)
+    assert secret_strings({"basicAuth": {"users": ["a:h1"], "realm": "r"}}, HTTP_MIDDLEWARE_KINDS) == ["a:h1"]
+    assert secret_strings({"basicAuth": "a:h1"}, HTTP_MIDDLEWARE_KINDS) == ["a:h1"]
+    assert secret_strings("basicAuth a:h1", HTTP_MIDDLEWARE_KINDS) == ["basicAuth a:h1"]
+    assert secret_strings({"rateLimit": {"redis": {"password": {"v": 12345}}}}, HTTP_MIDDLEWARE_KINDS) == ["v", "12345"]
+    assert secret_strings({"headers": {"frameDeny": True}}, HTTP_MIDDLEWARE_KINDS) == []
+    assert url_credentials({"s": {"loadBalancer": {"servers": [{"url": "http://u:p4ss@h:80"}]}}}) == ["u:p4ss", "p4ss"]
+
+
+def test_comments_the_module_did_not_write_are_found():
+    text = traefik.HEADER + "http:\n  a: 'x # no comment'  # one\n  b: |\n    # text, not a comment\n# two\n"
+    assert traefik.foreign_comments(text) == [3, 6]
+    assert traefik.foreign_comments(traefik.render({"http": {"routers": {}}})) == []

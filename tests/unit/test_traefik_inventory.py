@@ -15,8 +15,10 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.squaremcp.infra.plugins.module_utils.traefik import (
-    Context, check_static, load_text, route_request, validate)
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_checks import check_static
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_config import load_text
+from ansible_collections.squaremcp.infra.plugins.module_utils._traefik_references import Context, validate
+from tests.traefik_simulator import route_request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(ROOT, "roles", "traefik")

@@ -9,7 +9,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.squaremcp.infra.plugins.filter.traefik import FilterModule
-from ansible_collections.squaremcp.infra.plugins.module_utils import traefik
+from ansible_collections.squaremcp.infra.plugins.module_utils import _traefik_config as traefik
 
 LB = {"loadBalancer": {"servers": [{"url": "http://s:80"}]}}
 CURRENT = {

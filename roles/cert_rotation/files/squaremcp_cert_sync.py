@@ -3,12 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run squaremcp.infra.traefik_cert_sync on the edge host without Ansible (the systemd service).
 
-The role installs this file beside a copy of the collection's module_utils (certs.py, io.py,
-k8s.py) under ``lib/ansible_collections/squaremcp/infra/plugins/module_utils/``; the sync itself is
-``certs.run`` -- the very code the module runs. This file only supplies the few file primitives
-io.py takes from ``AnsibleModule`` (the collection's only such stand-in; tests/unit/
-test_cert_rotation_hostfiles.py holds it to AnsibleModule's behaviour) and turns the outcome into
-a journal report and an exit code.
+The role installs this file beside a copy of the collection's module_utils under
+``lib/ansible_collections/squaremcp/infra/plugins/module_utils/``; the sync itself is ``certs.run``
+-- the very code the module runs -- with the plain-process file operations of ``_files.py``
+(:class:`ProcessFileOps`) instead of an AnsibleModule. This file reads and checks the configuration
+against the module's own option set (``certs.ARGUMENT_SPEC``) and turns the outcome into a journal
+report and an exit code.
 
 Configuration: a JSON file whose keys are the module's option names.
 Exit codes: 0 synced; 1 the sync failed, refused a certificate or found one expiring
@@ -20,90 +20,36 @@ configuration's metrics_path, or to ``--metrics-path`` when the configuration it
 from __future__ import annotations
 
 import argparse
-import grp
 import json
 import os
-import pwd
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs  # noqa: E402  pylint: disable=wrong-import-position
-
-
-class HostFiles(object):
-    """The part of ``AnsibleModule`` that module_utils/io.py uses, for a plain Python process."""
-
-    def __init__(self, check_mode=False):
-        self.check_mode = check_mode
-
-    def atomic_move(self, src, dest, unsafe_writes=False):
-        """Rename ``src`` over ``dest``, keeping an existing destination's owner and mode."""
-        try:
-            st = os.stat(dest)
-        except FileNotFoundError:
-            st = None
-        if st is not None:
-            os.chown(src, st.st_uid, st.st_gid)
-            os.chmod(src, st.st_mode & 0o7777)
-        os.rename(src, dest)
-        directory = os.open(os.path.dirname(os.path.abspath(dest)), os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-    def load_file_common_arguments(self, params, path=None):
-        """No SELinux handling on the edge host: owner, group and mode only."""
-        return dict(params)
-
-    @staticmethod
-    def _symbolic_mode_to_octal(path_stat, symbolic_mode):
-        """The sync only ever asks for octal modes; io.py reports this as an invalid mode."""
-        raise ValueError("symbolic modes need Ansible; give an octal mode such as '0600'")
-
-    def set_fs_attributes_if_different(self, file_args, changed, diff=None, expand=True):
-        path = file_args["path"]
-        st = os.stat(path)
-        mode = file_args.get("mode")
-        if mode is not None:
-            mode = int(mode, 8) if isinstance(mode, str) else mode
-            if st.st_mode & 0o7777 != mode:
-                os.chmod(path, mode)
-                changed = True
-        uid = _id(file_args.get("owner"), pwd.getpwnam, "pw_uid")
-        gid = _id(file_args.get("group"), grp.getgrnam, "gr_gid")
-        if (uid is not None and uid != st.st_uid) or (gid is not None and gid != st.st_gid):
-            os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
-            changed = True
-        return changed
-
-
-def _id(name, lookup, attr):
-    if name is None:
-        return None
-    try:
-        return int(name)
-    except ValueError:
-        return getattr(lookup(name), attr)
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import ProcessFileOps  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def load_config(path):
-    """The module options from ``path`` (JSON); ``certs.Options`` validates them."""
+    """The module options from ``path`` (JSON), checked against the module's argument spec and Options."""
     with open(path) as handle:
         params = json.load(handle)
-    if not isinstance(params, dict) or not params.get("dest_dir"):
-        raise certs.SyncError("%s must be a JSON object with at least dest_dir" % path)
-    return params
-
-
-def validate(path, params):
-    if params.get("source", "kubernetes") == "directory" and not params.get("source_dir"):
-        raise certs.SyncError("%s: source=directory needs source_dir" % path)
+    params = certs.check_params(params, path)
     try:
         certs.Options(params)
     except (TypeError, ValueError) as exc:
-        raise certs.SyncError("%s: %s" % (path, exc))
+        raise certs.SyncError("%s: %s" % (path, exc)) from None
+    return params
+
+
+def _raw_config(path):
+    """What the configuration file holds, as far as it can be read ({} otherwise)."""
+    try:
+        with open(path) as handle:
+            raw = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def main(argv=None):
@@ -113,14 +59,15 @@ def main(argv=None):
     parser.add_argument("--validate", action="store_true", help="only validate the configuration file")
     parser.add_argument("--metrics-path", help="where a run whose configuration cannot be read writes failed metrics")
     args = parser.parse_args(argv)
-    files = HostFiles(check_mode=args.check or args.validate)
+    files = ProcessFileOps(check_mode=args.check or args.validate)
     params = {}
     try:
         params = load_config(args.config)
-        validate(args.config, params)
     except (OSError, ValueError, certs.SyncError) as exc:
         print("squaremcp-cert-sync: %s" % exc, file=sys.stderr)
-        known = dict(params, metrics_path=params.get("metrics_path") or args.metrics_path)
+        raw = _raw_config(args.config)
+        known = {key: raw[key] if isinstance(raw.get(key), str) else None for key in ("metrics_path", "report_path")}
+        known["metrics_path"] = known["metrics_path"] or args.metrics_path
         certs.record_failure(files, known, str(exc))
         return 2
     if args.validate:

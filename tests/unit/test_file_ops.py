@@ -1,11 +1,10 @@
 # -*- coding: utf-8 -*-
-"""The timer's entry point supplies io.py's AnsibleModule primitives itself (HostFiles: the only such
-stand-in in the collection). Every io.py behaviour the sync relies on, run through both a real
-AnsibleModule and HostFiles: the results must be the same."""
+"""_files.py's two FileOps: ModuleFileOps (an AnsibleModule: the modules) and ProcessFileOps (a plain
+process: the cert rotation timer's entry point). Every file behaviour the sync relies on, run through
+both: the results must be the same, and what _files.py promises."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -13,27 +12,15 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import io as fileio
-
-ENTRY = Path(__file__).resolve().parents[2] / "roles" / "cert_rotation" / "files" / "squaremcp_cert_sync.py"
-
-
-def _entry_point():
-    spec = importlib.util.spec_from_file_location("squaremcp_cert_sync", str(ENTRY))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ENTRY_POINT = _entry_point()
+from ansible_collections.squaremcp.infra.plugins.module_utils import _files as fileio
 
 
 def ansible_module():
     with patch_module_args({}):
-        return AnsibleModule(argument_spec={}, supports_check_mode=True)
+        return fileio.ModuleFileOps(AnsibleModule(argument_spec={}, supports_check_mode=True))
 
 
-IMPLEMENTATIONS = {"AnsibleModule": ansible_module, "HostFiles": ENTRY_POINT.HostFiles}
+IMPLEMENTATIONS = {"ModuleFileOps": ansible_module, "ProcessFileOps": fileio.ProcessFileOps}
 
 
 def attrs(path):
@@ -117,11 +104,11 @@ def outcome(implementation, scenario, directory, monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to other users needs root (the test machine and the edge host run as root)")
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_host_files_behave_like_ansible_module(tmp_path, monkeypatch, scenario):
-    reference = outcome("AnsibleModule", scenario, tmp_path / "ansible", monkeypatch)
-    host = outcome("HostFiles", scenario, tmp_path / "host", monkeypatch)
+def test_process_file_ops_behave_like_module_file_ops(tmp_path, monkeypatch, scenario):
+    reference = outcome("ModuleFileOps", scenario, tmp_path / "ansible", monkeypatch)
+    host = outcome("ProcessFileOps", scenario, tmp_path / "host", monkeypatch)
     assert host == reference
-    # and what io.py promises, so the comparison cannot pass by both being wrong
+    # and what _files.py promises, so the comparison cannot pass by both being wrong
     expected = {
         "new-private-key": {"k.key": (0o600, 1234, 4321)},
         "new-public-cert": {"c.crt": (0o644, 0, 0)},
@@ -141,24 +128,10 @@ def test_host_files_behave_like_ansible_module(tmp_path, monkeypatch, scenario):
         assert host["changed"] == (scenario == "same-content-only-fixes-attributes")
 
 
-def test_host_files_provide_what_io_uses():
-    """io.py calls these on its module argument; HostFiles must have each of them."""
-    used = {"check_mode", "atomic_move", "load_file_common_arguments", "set_fs_attributes_if_different",
-            "_symbolic_mode_to_octal"}
-    never_needed = {"backup_local"}  # only for write_files(backup=True); the sync never asks for backups
-    host = ENTRY_POINT.HostFiles()
-    assert all(hasattr(host, name) for name in used)
-    source = Path(fileio.__file__).read_text()
-    called = {name for name in dir(AnsibleModule) if not name.startswith("__") and "module.%s" % name in source}
-    assert called - never_needed <= used, "io.py now uses %s: add it to HostFiles" % sorted(called - never_needed - used)
-    certs_source = (Path(fileio.__file__).parent / "certs.py").read_text()
-    assert "backup=True" not in certs_source
-
-
-def test_host_files_refuse_symbolic_modes_with_every_file_untouched(tmp_path):
+def test_process_file_ops_refuse_symbolic_modes_with_every_file_untouched(tmp_path):
     target = tmp_path / "edge.pem"
     target.write_bytes(b"old")
     with pytest.raises(fileio.FileError, match="octal"):
-        fileio.write_file(ENTRY_POINT.HostFiles(), str(target), b"new", mode="u=rw,g=,o=")
+        fileio.write_file(fileio.ProcessFileOps(), str(target), b"new", mode="u=rw,g=,o=")
     assert target.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["edge.pem"]

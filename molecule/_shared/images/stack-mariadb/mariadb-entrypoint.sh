@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of squaremcp/stack-mariadb: the official mariadb image's contract for the variables the
 # stacks use. An empty /var/lib/mysql is initialised with root@'%' and root@localhost protected by
 # MARIADB_ROOT_PASSWORD(_FILE), MARIADB_DATABASE, and MARIADB_USER with MARIADB_PASSWORD(_FILE) and all

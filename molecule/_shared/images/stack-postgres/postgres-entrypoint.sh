@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of squaremcp/stack-postgres: the official postgres image's contract for the variables the
 # stacks use. An empty PGDATA is initialised with POSTGRES_USER (superuser, default postgres) whose
 # password is POSTGRES_PASSWORD or the content of POSTGRES_PASSWORD_FILE (a Compose secret), and

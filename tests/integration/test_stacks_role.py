@@ -231,3 +231,15 @@ def test_a_changed_secret_recreates_only_the_services_that_use_it(deployed):
     results, output3 = run("again", {"again": variables(vault_sqstk_token=token, vault_sqstk_api_key=key)})
     assert [name for name, result in results["again"] if result.get("changed")] == []
     assert ids() == after_key
+
+
+def test_check_mode_reports_a_change_and_changes_nothing(deployed):
+    before = snapshot()
+    changed = edited(lambda s: s["services"]["web"]["environment"].update(STANDIN_NAME="renamed"))
+    results, output = run("check", {"check": variables(changed, vault_sqstk_token="tok3-%s-value" % ID)}, "--check")
+    assert failure(results["check"]) == (None, ""), output[-3000:]
+    reported = [name for name, result in results["check"] if result.get("changed")]
+    assert reported == ["squaremcp.infra.stacks : Write each stack's compose.yml, file secrets and env files "
+                        "(one atomic set)"], reported
+    assert snapshot() == before
+    assert "tok3-%s-value" % ID not in output

@@ -147,6 +147,9 @@ def main(argv=None):
 
 def watch(config, recorder):
     """(exit code, final statuses, restored keys)."""
+    if not config["projects"]:
+        print("no stacks configured: nothing to watch")
+        return 0, [], []
     import docker  # python3-docker; imported here so that a missing library still leaves metrics
     from docker.errors import DockerException, NotFound
 

@@ -42,6 +42,8 @@ VALIDATION_TASK = re.compile(r"^squaremcp\.infra\.(\w+) : Validating arguments a
 DEPENDENCIES = (
     ("host", "traefik"),  # Docker engine and the external networks
     ("traefik", "cert_rotation"),  # Traefik's dynamic/ directory and the tree certs/ lives in
+    ("host", "stacks"),  # Docker, Compose and the external networks
+    ("traefik", "stacks"),  # the edge that routes to the stacks (security-headers@file, the networks it joins)
     ("microk8s", "sealed_secrets"),  # the cluster
     ("traefik", "monitoring"),  # the routes it probes, the internal entry point it scrapes
     ("cert_rotation", "monitoring"),  # the textfile metrics its rules watch

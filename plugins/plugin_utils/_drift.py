@@ -256,7 +256,10 @@ class DriftRecorder(object):
                                    "msg": HIDDEN if task.no_log else _message(result)}
         loop = result.get("results")
         if isinstance(loop, list):
-            entry["items"] = [_item_label(r) for r in loop if isinstance(r, dict) and r.get("failed")]
+            failed = [r for r in loop if isinstance(r, dict) and r.get("failed")]
+            entry["items"] = [_item_label(r) for r in failed]
+            if not task.no_log:
+                entry["msg"] = "; ".join("%s: %s" % (_item_label(r), _message(r)) for r in failed) or entry["msg"]
         self.host(host).failed.append(entry)
 
     def unreachable(self, host: str, task: TaskInfo, result: t.Mapping[str, t.Any]) -> None:

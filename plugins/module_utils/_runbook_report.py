@@ -88,6 +88,7 @@ def build(runbook: str, title: str, data: t.Mapping[str, t.Any], expected: t.Map
         "findings": current,
         "repair": {"requested": bool(repair.get("requested")), "ran": data_after is not None,
                    "steps": repair.get("steps") or {}, "errors": repair.get("errors") or {}},
+        "expected": expected,
         "collected": {"before": data} if data_after is None else {"before": data, "after": data_after},
     }
     if after is not None:

@@ -217,3 +217,37 @@ def test_no_secret_in_reports_or_output(kube, tmp_path):
     assert CANARY not in text + result.stdout + result.stderr
     assert "Ax8hyGP8D6ZuWkH4nA8Ize7YQ0Hk8Qz2i6q3lXh8v3aQ2qP6d5o1K" not in text
     assert "router admin in" in text and "reaches the Traefik API without TLS" in text
+
+
+def test_cert_rotation_writes_the_same_report(kube, tmp_path):
+    """playbooks/cert_rotation.yml with runbook_reports_dir: a hand-planted certificate that expires in 2 days is
+    listed before the sync and resolved after it (the sync owns certificates.yml); exit 0."""
+    from tests.certs_factory import CertFactory
+
+    factory = CertFactory()
+    kube.create(factory.valid("shop.example.com").secret("shop-tls", "edge"))
+    traefik = edge_tree(tmp_path)
+    (traefik / "certs").mkdir()
+    factory.expiring("shop.example.com", days=2.2).write(str(traefik / "certs"), "manual")
+    (traefik / "dynamic" / "certificates.yml").write_text(
+        'tls:\n  certificates:\n    - certFile: "/etc/traefik/certs/manual.crt"\n      keyFile: "/etc/traefik/certs/manual.key"\n')
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "textfile").mkdir()
+    variables = host_vars(kube, tmp_path, cert_rotation_kubeconfig=kube.kubeconfig_path,
+                          cert_rotation_namespaces=["edge"], cert_rotation_traefik_dir=str(traefik),
+                          cert_rotation_textfile_dir=str(tmp_path / "textfile"),
+                          cert_rotation_report_path=str(tmp_path / "textfile" / "report.txt"))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"vars": {"runbook_reports_dir": str(tmp_path / "reports")},
+                                                 "children": {"edge": {"hosts": {"localhost": variables}}}}}))
+    env = dict(os.environ, ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1", PWD=str(tmp_path))
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+                           os.path.join(ROOT, "playbooks", "cert_rotation.yml")], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=str(tmp_path), check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    report = json.loads(sorted((tmp_path / "reports").glob("cert_rotation-*.json"))[-1].read_text())
+    assert [f["subject"] for f in report["before"]] == ["/etc/traefik/certs/manual.crt"]
+    assert [f["kind"] for f in report["resolved"]] == ["certificate_file"] and report["ok"] is True
+    assert report["repair"]["steps"] == {"certs": ["localhost"]}
+    assert "Certificate rotation after repair: 1 of 1 problem(s) resolved" in done.stdout

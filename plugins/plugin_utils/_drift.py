@@ -309,7 +309,7 @@ def error_report(message: str, now: datetime.datetime | None = None) -> dict[str
     stamp = _iso(now or _utcnow())
     return {"version": REPORT_VERSION, "hosts": {}, "drifted_tasks": 0, "drifted_hosts": [], "failed_hosts": [],
             "unreachable_hosts": [], "complete": False, "error": redact_text(message), "started": stamp,
-            "finished": stamp}
+            "finished": stamp, "exit_code": 1}
 
 
 class LockBusy(DriftError):

@@ -120,12 +120,12 @@ def dashboard_exposure(static: t.Mapping[str, t.Any], files: t.Sequence[DynamicF
             middlewares.setdefault(name, body)
     api_routers, unprotected = [], []
     for name, router in sorted(found.items()):
-        if str(router.get("service") or "").split("@")[0] not in ("api", "dashboard"):
+        if str(router.get("service") or "").split("@", maxsplit=1)[0] not in ("api", "dashboard"):
             continue
         api_routers.append(name)
         auth = [m for m in router["middlewares"]
-                if isinstance(middlewares.get(str(m).split("@")[0]), dict)
-                and set(middlewares[str(m).split("@")[0]]) & set(AUTH_MIDDLEWARES)]
+                if isinstance(middlewares.get(str(m).split("@", maxsplit=1)[0]), dict)
+                and set(middlewares[str(m).split("@", maxsplit=1)[0]]) & set(AUTH_MIDDLEWARES)]
         if not auth or not router["tls"]:
             unprotected.append({"router": name, "file": router["file"], "auth": bool(auth), "tls": router["tls"]})
     return {"insecure": bool(static.get("api_insecure")), "routers": api_routers, "unprotected": unprotected}

@@ -221,10 +221,9 @@ def _router_findings(build: _Builder, host: str, traefik: t.Mapping[str, t.Any])
                   % (duplicate["router"], " and ".join(duplicate["files"])), WARNING, repair="edge")
     dashboard = traefik.get("dashboard") or {}
     for entry in dashboard.get("unprotected") or []:
+        missing = [what for what, present in (("authentication", entry["auth"]), ("TLS", entry["tls"])) if not present]
         build.add("dashboard_exposed", host, entry["router"], "router %s (%s) reaches the Traefik API without %s" % (
-            entry["router"], entry["file"], " and ".join(w for w, ok in (("authentication", entry["auth"]),
-                                                                          ("TLS", entry["tls"])) if not ok)),
-                  repair="edge")
+            entry["router"], entry["file"], " and ".join(missing)), repair="edge")
 
 
 def _certificate_findings(build: _Builder, host: str, traefik: t.Mapping[str, t.Any],

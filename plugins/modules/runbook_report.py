@@ -17,7 +17,7 @@ description:
     passwords in URLs); the runbooks never collect secret values in the first place.
   - With O(preflight=true) it only checks that O(dir) can take the report and reads the previous report, so a runbook
     stops before it collects or repairs anything when its report could not be written.
-  - Runs on the control host (C(delegate_to: localhost)).
+  - Runs on the control host (the runbooks call it in plays on C(localhost)).
 author:
   - SquareMCP platform team (@squaremcp)
 options:
@@ -67,8 +67,10 @@ attributes:
     description: Builds the report and returns it; writes nothing.
   diff_mode:
     support: none
+    description: Reports are files of the control host's report directory; no diff is shown.
   platform:
     support: full
+    description: Runs where Python runs; the runbooks run it on the control host.
     platforms: posix
 """
 

@@ -61,8 +61,10 @@ attributes:
     description: Read-only; the same in check mode.
   diff_mode:
     support: none
+    description: Reads only; there is nothing to show a diff of.
   platform:
     support: full
+    description: Runs on the Traefik host with Python, PyYAML and (for certificates) cryptography.
     platforms: posix
 """
 

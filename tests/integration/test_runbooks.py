@@ -94,9 +94,8 @@ def test_split_edge_report_then_repair_then_clean(kube, tmp_path):
     assert ("edge_ports", "80/443") in found(report) and len([k for k, _s in found(report) if k == "ingress_unserved"]) == 3
     split = next(f for f in report["findings"] if f["kind"] == "edge_ports")
     assert split["repair"] == "k8s" and "would still claim host ports Docker publishes" in split["summary"]
-    assert split["fix"].startswith("ansible-playbook -i inventory.yml %s -e repair=true (move" % RUNBOOK)
-    assert split["fix"].endswith("edge_outage.yml -e repair=true (move the cluster ingress behind the edge and reconcile the Ingress classes "
-        "(microk8s role))")
+    assert split["fix"] == ("ansible-playbook -i inventory.yml %s -e repair=true (move the cluster ingress behind the edge "
+                            "and reconcile the Ingress classes (microk8s role))" % RUNBOOK)
     assert "Edge outage: 4 problem(s) found" in first.stdout
     assert len(list((tmp_path / "reports").glob("*.md"))) == 1  # ONE report per run: one JSON + one Markdown
 

@@ -226,3 +226,23 @@ def test_unknown_playbook_is_an_error(tmp_path):
     result = drift_check(tmp_path, *args)
     assert result.returncode == 1 and "no-such.yml" in result.stderr
     assert json.loads((tmp_path / "drift.json").read_text())["complete"] is False
+
+
+def test_role_refuses_a_missing_vault_password_file(tmp_path):
+    """The drift_check role stops in its preflight, before anything changes (run in check mode for safety)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps([{"hosts": "control", "gather_facts": False,
+                                     "roles": [{"role": "squaremcp.infra.drift_check"}]}]))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"control": {"hosts": {"control-1": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "drift_check_vault_password_file": str(tmp_path / "no-such-password-file"),
+        "drift_check_project_src": str(ROOT), "drift_check_inventory_src": str(tmp_path)}}}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_HOME=str(tmp_path / "home"),
+               ANSIBLE_NOCOLOR="1")
+    result = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                             str(playbook), "--check"], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode != 0
+    assert "drift_check_vault_password_file %s is missing or empty on the controller" % (
+        tmp_path / "no-such-password-file") in result.stdout
+    assert "Install Python's venv" not in result.stdout

@@ -34,6 +34,13 @@ def runbook_edge_expectations(host_vars):
     return _runbook.edge_expectations(host_vars)
 
 
+def runbook_http_ready(url, answers):
+    """A component's URL and {url: uri result} of the /-/ready probes -> {url, ready, error}."""
+    if not isinstance(answers, dict):
+        raise AnsibleFilterError("runbook_http_ready: give {url: uri result}")
+    return _runbook.http_ready(url, answers)
+
+
 def runbook_repair_steps(findings):
     """Findings -> {step: [hosts]} the repair runs."""
     if not isinstance(findings, list):
@@ -51,6 +58,6 @@ def runbook_quarantine_files(findings, host, managed_files):
 class FilterModule(object):
     def filters(self):
         return {"runbook_data": runbook_data, "runbook_edge_expectations": runbook_edge_expectations,
-                "runbook_findings": runbook_findings,
+                "runbook_findings": runbook_findings, "runbook_http_ready": runbook_http_ready,
                 "runbook_repair_steps": runbook_repair_steps,
                 "runbook_quarantine_files": runbook_quarantine_files}

@@ -320,6 +320,14 @@ def quarantine_files(found: t.Iterable[Finding | t.Mapping[str, t.Any]], host: s
     return sorted(paths)
 
 
+def http_ready(url: str, answers: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
+    """{url, ready, error} of a component from the uri results of its /-/ready probe (keyed by URL)."""
+    answer = answers.get(url) or {}
+    ready = answer.get("status") == 200
+    return {"url": url, "ready": ready,
+            "error": "" if ready else (answer.get("msg") or "HTTP %s" % answer.get("status", "-"))}
+
+
 def repair_steps(found: t.Iterable[Finding | t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
     """{step: [hosts]} the repair must run for these findings."""
     steps: dict[str, set[str]] = {}

@@ -254,10 +254,16 @@ def _certificate_findings(build: _Builder, host: str, traefik: t.Mapping[str, t.
                 name, ", ".join(served.get("domains") or []) or "no name"), WARNING, repair="certs")
 
 
+def _unreadable(build: _Builder, kind: str, host: str, facts: t.Mapping[str, t.Any], what: str, manual: str) -> bool:
+    """A finding when a section could not be read at all (then nothing else is said about it)."""
+    if facts.get("error"):
+        build.add(kind, host, host, "could not read %s on %s: %s" % (what, host, facts["error"]), manual=manual)
+    return bool(facts.get("error"))
+
+
 def _cluster_findings(build: _Builder, host: str, cluster: t.Mapping[str, t.Any]) -> None:
-    if cluster.get("error"):
-        build.add("cluster_api", host, host, "could not read the cluster from %s: %s" % (host, cluster["error"]),
-                  manual="check the cluster on %s (microk8s status --wait-ready) and microk8s_kubeconfig_path" % host)
+    if _unreadable(build, "cluster_api", host, cluster, "the cluster", "check the cluster on %s (microk8s status "
+                   "--wait-ready) and microk8s_kubeconfig_path" % host):
         return
     for mismatch in cluster.get("mismatches") or []:
         subject = "%s/%s" % (mismatch.get("namespace"), mismatch.get("name"))
@@ -266,9 +272,8 @@ def _cluster_findings(build: _Builder, host: str, cluster: t.Mapping[str, t.Any]
 
 
 def _stack_findings(build: _Builder, host: str, stacks: t.Mapping[str, t.Any]) -> None:
-    if stacks.get("error"):
-        build.add("stacks_unreadable", host, host, "could not read the stacks on %s: %s" % (host, stacks["error"]),
-                  manual="check the Docker engine on %s (systemctl status docker)" % host)
+    if _unreadable(build, "stacks_unreadable", host, stacks, "the stacks",
+                   "check the Docker engine on %s (systemctl status docker)" % host):
         return
     for problem in stacks.get("problems") or []:
         subject = "%s/%s" % (problem.get("project"), problem.get("service"))

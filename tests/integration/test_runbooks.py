@@ -198,7 +198,7 @@ def test_cluster_api_down_and_unparsable_route_file(kube, tmp_path):
     assert result.returncode != 0
     report = last_report(tmp_path)
     kinds = {f["kind"]: f for f in report["findings"]}
-    assert "could not read the cluster from localhost" in kinds["cluster_api"]["summary"]
+    assert "could not read the cluster on localhost" in kinds["cluster_api"]["summary"]
     assert kinds["cluster_api"]["repair"] == "" and "microk8s status" in kinds["cluster_api"]["fix"]
     assert "hand.yml does not parse" in kinds["route_file_unparsable"]["summary"]
     assert "line 3" in kinds["route_file_unparsable"]["summary"]

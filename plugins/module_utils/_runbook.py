@@ -281,7 +281,12 @@ def _stack_findings(build: _Builder, host: str, stacks: t.Mapping[str, t.Any]) -
         detail = state if state != "exited" else "exited (exit code %s)" % problem.get("exit_code")
         if state == "running" and problem.get("health") not in (None, "", "none", "healthy"):
             detail = "running but %s" % problem.get("health")
-        build.add("stack_service", host, subject, "service %s is %s" % (subject, detail), repair="stacks")
+        summary = "service %s: %s" % (subject, problem.get("problem") or detail)
+        if problem.get("maintenance"):  # the operator's flag: reported, never restored
+            build.add("stack_service", host, subject, summary + " (stack in maintenance)", INFO,
+                      manual="remove the maintenance flag of %s when the work is done" % problem.get("project"))
+        else:
+            build.add("stack_service", host, subject, summary, repair="stacks")
 
 
 def _monitoring_findings(build: _Builder, host: str, monitoring: t.Mapping[str, t.Any]) -> None:

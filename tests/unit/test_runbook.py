@@ -148,7 +148,9 @@ def test_stacks_and_monitoring():
     d = {"hosts": {HOST: {"reached": True}},
          "stacks": {HOST: {"problems": [
              {"project": "fetcherpay", "service": "api", "state": "exited", "exit_code": 137},
-             {"project": "hermes", "service": "hermes", "state": "running", "health": "unhealthy"}]}},
+             {"project": "hermes", "service": "hermes", "state": "running", "health": "unhealthy"},
+             {"project": "gitea", "service": "gitea", "state": "exited", "exit_code": 0, "maintenance": True,
+              "problem": "exited with code 0"}]}},
          "monitoring": {HOST: {"prometheus": {"url": "http://127.0.0.1:9090", "ready": False, "error": "refused"},
                                "alertmanager": {"url": "http://127.0.0.1:9093", "ready": True},
                                "alerts": [{"name": "Watchdog"}, {"name": "TargetDown", "severity": "critical",
@@ -156,7 +158,8 @@ def test_stacks_and_monitoring():
     found = _runbook.findings(d, EXPECTED)
     assert [(f.kind, f.subject) for f in found] == [
         ("stack_service", "fetcherpay/api"), ("stack_service", "hermes/hermes"), ("monitoring_down", "prometheus"),
-        ("alert_firing", "TargetDown:hermes:3000")]
+        ("alert_firing", "TargetDown:hermes:3000"), ("stack_service", "gitea/gitea")]
+    assert found[-1].severity == _runbook.INFO and "maintenance" in found[-1].summary and found[-1].repair == ""
     assert "exited (exit code 137)" in found[0].summary and "running but unhealthy" in found[1].summary
     assert [f.kind for f in _runbook.problems(found)] == ["stack_service", "stack_service", "monitoring_down"]
     assert _runbook.repair_steps(found) == {"stacks": [HOST]}

@@ -17,13 +17,14 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: help venv collections engine images lint yamllint ansible-lint sanity unit integration integration-fast \
-        repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo build clean
+        repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo build clean drift
 
 help:
 	@echo "make demo       converge a local lab host with site.yml (twice: the second run must change nothing)"
 	@echo "make test       the full suite: lint, sanity, unit, integration, every Molecule scenario"
 	@echo "make test-fast  lint, sanity, unit and the integration tests not marked slow (minutes)"
 	@echo "make molecule-<scenario>  one scenario: $(SCENARIOS)"
+	@echo "make drift [INVENTORY=inventory/lab]  would site.yml change anything? exit 0 / 2 (drift) / 1 (error)"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -89,6 +90,11 @@ build: venv collections
 
 demo: venv collections images
 	tools/demo.sh
+
+# Drift check from this checkout: exit 0 no drift, 2 drift, 1 error (README "Drift detection").
+INVENTORY ?= inventory/lab
+drift: venv collections
+	tools/drift-check -i $(INVENTORY)
 
 clean:
 	rm -rf .cache .pytest_cache tests/output

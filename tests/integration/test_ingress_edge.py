@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The split-edge runbook and the microk8s role's API-facing part on localhost against the double.
+"""The microk8s role's API-facing part on localhost against the double (the split-edge runbook that repairs with it:
+tests/integration/test_runbooks.py).
 
 Docker is faked through microk8s_docker_published (the role and the runbook take it instead of
 asking `docker ps`); Kubernetes is the REST double.
@@ -73,41 +74,8 @@ def classes(kube):
                 for o in kube.list("networking.k8s.io/v1", "Ingress"))
 
 
-RUNBOOK = os.path.join(ROOT, "playbooks", "runbooks", "edge_outage.yml")
 PRODUCTION = dict(microk8s_edge_owner="docker", microk8s_ingress_host_ports={"http": 18080, "https": 18443},
                   microk8s_docker_published=TRAEFIK)
-
-
-def test_runbook_reports_then_repairs_only_when_asked(kube, tmp_path):
-    load_134(kube)
-    before = (host_ports(kube), classes(kube))
-    rc, results = run(kube, tmp_path, RUNBOOK, PRODUCTION)
-    assert rc != 0 and (host_ports(kube), classes(kube)) == before
-    report = results["Report"]["msg"]
-    assert report["design"] == "docker"
-    assert report["cluster_host_ports"] == {"ingress/nginx-ingress-microk8s-controller": [80, 443, 10254]}
-    assert report["docker_publishes"] == TRAEFIK
-    assert "microk8s_edge_owner is docker, but the cluster ingress would still claim" in report["edge_check"]
-    assert len(report["unserved_ingresses"]) == 3
-    failure = results["Fail while the edge is split or Ingresses are ignored"]["msg"]
-    assert failure.startswith("4 finding(s)") and "run again with -e repair=true" in failure
-
-    rc, results = run(kube, tmp_path, RUNBOOK, PRODUCTION, {"repair": True})
-    assert rc == 0, results
-    assert host_ports(kube) == {"http": 18080, "https": 18443, "health": 10254}
-    assert classes(kube)["hermes-mcp/hermes-mcp"] == "public"
-    assert results["Report"]["msg"]["unserved_ingresses"] == []
-
-    rc, results = run(kube, tmp_path, RUNBOOK, PRODUCTION)
-    assert rc == 0 and results["Report"]["msg"]["edge_check"].startswith("no port is claimed by both")
-
-
-def test_runbook_notices_the_docker_edge_is_down(kube, tmp_path):
-    load_134(kube)
-    rc, results = run(kube, tmp_path, RUNBOOK, dict(PRODUCTION, microk8s_docker_published=[
-        {"name": "postgres", "ports": [5432]}]))
-    assert rc != 0
-    assert "no Docker container publishes 80 and 443: the edge is down" in results["Report"]["msg"]["edge_check"]
 
 
 ROLE_PLAY = [{"name": "microk8s API part", "hosts": "k8s_control_plane", "gather_facts": False,

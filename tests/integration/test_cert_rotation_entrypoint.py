@@ -41,11 +41,11 @@ def check_metrics(promtool, text):
 
 @pytest.fixture
 def host(tmp_path):
-    """The role's layout: entry point + lib/ansible_collections/.../module_utils/{certs,io,k8s}.py."""
+    """The role's layout: entry point + lib/ansible_collections/.../module_utils/{certs,io,k8s,_host_files}.py."""
     install = tmp_path / "install"
     lib = install / "lib" / "ansible_collections" / "squaremcp" / "infra" / "plugins" / "module_utils"
     lib.mkdir(parents=True)
-    for name in ("certs.py", "io.py", "k8s.py"):
+    for name in ("certs.py", "io.py", "k8s.py", "_host_files.py"):
         shutil.copy(ROOT / "plugins" / "module_utils" / name, lib / name)
     shutil.copy(ENTRY, install / ENTRY.name)
     for path in ("src", "traefik/dynamic", "textfile", "report"):

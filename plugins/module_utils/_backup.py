@@ -146,8 +146,7 @@ def open_repositories(config: Config, names: Optional[Sequence[str]], results: L
         results.append(result)
         restic = Restic(config, repository)
         try:
-            restic.open()
-            restic.unlock()
+            restic.unlock()  # also proves the repository exists and the password opens it
             usable[repository.name] = restic
         except ResticError as exc:
             result.error = str(exc)

@@ -92,13 +92,14 @@ class Source:
 
 @dataclass(frozen=True)
 class Retention:
+    last: int = 0
     daily: int = 7
     weekly: int = 4
     monthly: int = 6
 
     def restic_args(self) -> List[str]:
         args = []
-        for period in ("daily", "weekly", "monthly"):
+        for period in ("last", "daily", "weekly", "monthly"):
             value = getattr(self, period)
             if value:
                 args += ["--keep-%s" % period, str(value)]
@@ -260,9 +261,10 @@ def parse(data: dict) -> Config:
     retention = data.get("retention") or {}
     _require(isinstance(retention, dict), "backup_retention must be a mapping")
     parsed_retention = Retention(**{period: _int(retention.get(period, getattr(Retention(), period)), "backup_keep_" + period)
-                                    for period in ("daily", "weekly", "monthly")})
-    _require(parsed_retention.daily + parsed_retention.weekly + parsed_retention.monthly > 0,
-             "backup_keep_daily, backup_keep_weekly and backup_keep_monthly are all 0: the pruning would remove every snapshot")
+                                    for period in ("last", "daily", "weekly", "monthly")})
+    _require(parsed_retention.last + parsed_retention.daily + parsed_retention.weekly + parsed_retention.monthly > 0,
+             "backup_keep_last, backup_keep_daily, backup_keep_weekly and backup_keep_monthly are all 0: the pruning would "
+             "remove every snapshot")
     subset = str(data.get("check_subset", "5%"))
     _require(bool(SUBSET.match(subset)), "backup_check_read_data_subset %r is not a restic subset (5%%, 1/7, 500M)" % subset)
     kwargs = {}

@@ -264,7 +264,7 @@ def promtool():
 DEBIAN_PYTHON_PACKAGES = ["python3-cryptography", "python3-cffi-backend", "python3-yaml"]
 
 
-def debian_python3(packages=DEBIAN_PYTHON_PACKAGES, probe="import cryptography.x509, yaml"):
+def debian_python3(packages=tuple(DEBIAN_PYTHON_PACKAGES), probe="import cryptography.x509, yaml"):
     """``(argv, env)`` running Debian's /usr/bin/python3 with the stdlib and ONLY the libraries a role
     installs on the host (``packages``, by default the cert_rotation role's, unpacked into .cache;
     ``-S`` keeps whatever this machine has in site-packages out). ``probe`` must import them.
@@ -272,6 +272,7 @@ def debian_python3(packages=DEBIAN_PYTHON_PACKAGES, probe="import cryptography.x
     python = "/usr/bin/python3"
     if not os.path.exists(python):
         raise RuntimeError("%s does not exist: the hosts' interpreter is Debian's python3; run on Debian" % python)
+    packages = list(packages)
     unpacked = unpack_debian_packages("debian-python3" if packages == DEBIAN_PYTHON_PACKAGES else "debian-python3-" + "+".join(packages),
                                       packages)
     env = {"PYTHONPATH": str(unpacked / "usr" / "lib" / "python3" / "dist-packages")}

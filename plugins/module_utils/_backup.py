@@ -245,8 +245,8 @@ def backup_source(config: Config, docker: Docker, source: Source, restics: Dict[
     except SourceError as exc:
         return [Item(source=source.name, type=source.type, error=str(exc))]
     if not databases:
-        return [Item(source=source.name, type=source.type, error="%s: no database to back up (the server has none "
-                                                                  "besides its own)" % source.display)]
+        error = "%s: no database to back up (the server has none besides its own)" % source.display
+        return [Item(source=source.name, type=source.type, error=error)]
     return [_stream_item(config, docker, source, database, restics, tags, when) for database in databases]
 
 

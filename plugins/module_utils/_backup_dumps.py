@@ -347,8 +347,8 @@ class Kind(object):
             return Fingerprint()
         result = produce(self.popen(container, self.dump_argv(database)), self.scanner(), [], timeout)
         if result.producer_rc != 0 or not result.complete:
-            raise SourceError("%s: reading database %s failed: %s" % (self.source.display, database,
-                                                                       result.producer_error or "incomplete dump"))
+            raise SourceError("%s: reading database %s failed: %s" % (
+                self.source.display, database, result.producer_error or "incomplete dump"))
         return result.fingerprint
 
     def details(self, container: Container, database: str) -> dict:

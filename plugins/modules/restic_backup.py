@@ -13,7 +13,7 @@ author:
   - SquareMCP platform team (@squaremcp)
 description:
   - Runs what the C(squaremcp-backup) systemd timer of the C(squaremcp.infra.backup) role runs, from the same JSON
-    configuration O(config) (written by that role from its variables): the options are defined once.
+    configuration O(config), written by that role from its variables, so the options are defined once.
   - 'O(operation=backup): consistent dumps taken inside the running containers (PostgreSQL C(pg_dump) per database,
     MariaDB C(mariadb-dump --single-transaction), Redis C(BGSAVE) and its RDB file) are streamed into every repository
     at once (C(restic backup --stdin)): no dump is ever written to the host. Directories and named volumes are backed
@@ -58,7 +58,7 @@ attributes:
   platform:
     support: full
     platforms: posix
-    description: Runs on the Docker host (as root: it reads Docker volumes and talks to the Docker daemon).
+    description: Runs on the Docker host as root (it reads Docker volumes and talks to the Docker daemon).
 requirements:
   - restic (Debian package C(restic))
   - the docker CLI

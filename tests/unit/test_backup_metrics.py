@@ -34,8 +34,8 @@ def test_a_repository_without_success_reports_zero_so_staleness_alerts():
 def test_updates_carry_the_other_series_over_and_drop_removed_repositories(tmp_path):
     path = tmp_path / "squaremcp_backup.prom"
     files = module()
-    assert metrics.update(files, str(path), {"local": {"last_run": 10.0, "last_success": 10.0, "size": 5.0, "files": 2.0},
-                                            "old": {"last_run": 1.0}}, ["local", "old"]) is None
+    first = {"local": {"last_run": 10.0, "last_success": 10.0, "size": 5.0, "files": 2.0}, "old": {"last_run": 1.0}}
+    assert metrics.update(files, str(path), first, ["local", "old"]) is None
     assert metrics.update(files, str(path), {"local": {"check": 0.0}}, ["local"]) is None
     parsed = metrics.parse(path.read_text())
     assert parsed == {"local": metrics.RepositoryMetrics(last_run=10.0, last_success=10.0, size=5.0, files=2.0, check=0.0)}

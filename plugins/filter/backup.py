@@ -12,8 +12,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.squaremcp.infra.plugins.module_utils import _backup_config as cfg
 
 PLACEHOLDER = "CHANGE_ME"
-SETTINGS = ("credentials_dir", "state_dir", "cache_dir", "metrics_path", "lock_timeout", "command_timeout", "check_subset",
-            "docker", "restic")
+SETTINGS = ("credentials_dir", "state_dir", "cache_dir", "metrics_path", "maintenance_dir", "lock_timeout",
+            "command_timeout", "check_subset", "docker", "restic")
 
 
 def _secret_problem(value, where: str, what: str, vault: str) -> List[str]:

@@ -118,6 +118,7 @@ class Config:
     cache_dir: str = "/var/cache/squaremcp-backup"
     metrics_path: str = ""
     lock_timeout: int = 600
+    maintenance_dir: str = ""  # the stacks watchdog leaves a project alone while <dir>/<project> exists
     docker: str = "docker"
     restic: str = "restic"
     command_timeout: int = 3600
@@ -268,7 +269,7 @@ def parse(data: dict) -> Config:
     subset = str(data.get("check_subset", "5%"))
     _require(bool(SUBSET.match(subset)), "backup_check_read_data_subset %r is not a restic subset (5%%, 1/7, 500M)" % subset)
     kwargs = {}
-    for key in ("credentials_dir", "state_dir", "cache_dir", "metrics_path", "docker", "restic"):
+    for key in ("credentials_dir", "state_dir", "cache_dir", "metrics_path", "maintenance_dir", "docker", "restic"):
         if data.get(key) is not None:
             kwargs[key] = _str(data, key, "backup configuration")
     for key in ("lock_timeout", "command_timeout"):

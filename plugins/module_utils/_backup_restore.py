@@ -23,6 +23,7 @@ repository for sources with ``verify: git``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import shutil
@@ -275,6 +276,15 @@ class _Target(object):
         if isinstance(handler, Redis):
             self.container = handler.install(self.container, staged, READY_TIMEOUT)
 
+    def projects(self) -> List[str]:
+        """The Compose projects whose containers this restore stops or restarts."""
+        if self.source.type == "redis":
+            return [self.source.project]
+        found = [name.split("/", 1)[0] for name in self.source.stop_services]
+        if self.source.volume:
+            found += [c.project for c in self.docker.using_volume(self.source.volume) if c.project]
+        return sorted(set(found))
+
     def _users(self) -> List[Container]:
         users = self.docker.using_volume(self.source.volume) if self.source.volume else []
         for name in self.source.stop_services:
@@ -368,6 +378,12 @@ def run_restore(files, config: Config, repository: str, snapshot: str = "latest"
         except (SourceError, ResticError) as exc:
             raise RestoreError("%s; nothing was restored" % exc)
         outcome.items = [t.item for t in targets]
+        for target in targets:
+            if target.item.state == "equal":  # the comparison itself proved it
+                target.item.verified = True
+                target.item.verification.append("equal to the snapshot before the restore: %s" % (
+                    "%d file(s) and directories" % len(target.saved_tree) if not target.source.in_container else
+                    ", ".join("%s %d" % (k, v) for k, v in target.item.rows.items()) or "no table"))
         newer = [t for t in targets if t.item.state == "differs"]
         todo = [t for t in targets if t.item.state in ("empty", "differs")]
         for target in targets:
@@ -385,28 +401,19 @@ def run_restore(files, config: Config, repository: str, snapshot: str = "latest"
                                outcome.run, "; ".join("%s: %s" % (t.item.label, ", ".join(t.item.differences)) for t in newer),
                                ", ".join(sorted({t.source.name for t in newer})), repository, PRE_RESTORE_TAG))
             return outcome
-        if check_mode or not todo:
-            outcome.msg = ("would restore %d item(s) of run %s from %s (%d already equal)" if check_mode else
-                           "nothing to restore: the %d item(s) of run %s in %s%s already hold that data") % (
-                (len(todo), outcome.run, repository, len(targets) - len(todo)) if check_mode else
-                (len(targets), outcome.run, repository, ""))
+        if check_mode:
+            outcome.msg = "would restore %d item(s) of run %s from %s (%d already equal)" % (
+                len(todo), outcome.run, repository, len(targets) - len(todo))
+            return outcome
+        if not todo:
+            outcome.msg = "nothing to restore: the %d item(s) of run %s in %s already hold that data" % (
+                len(targets), outcome.run, repository)
             return outcome
         if newer:
             outcome.safety_run = _safety_backup(files, config, repository, newer, now)
         outcome.changed = True
-        for target in todo:
-            started = time.monotonic()
-            try:
-                target.restore(restic, config)
-                target.item.action = "restored"
-                target.verify(restic, config.command_timeout)
-            except (SourceError, ResticError, OSError) as exc:
-                target.item.action = "failed"
-                target.item.error = str(exc)
-            target.item.duration = round(time.monotonic() - started, 3)
-        for target in targets:
-            if target.item.action == "unchanged":
-                target.verify(restic, config.command_timeout)
+        with _maintenance(config, sorted({p for t in todo for p in t.projects()}), outcome):
+            _restore_all(restic, config, todo)
         failed = [t.item for t in targets if t.item.error]
         outcome.failed = bool(failed)
         outcome.msg = "; ".join("%s: %s" % (i.label, i.error) for i in failed) or \
@@ -417,6 +424,45 @@ def run_restore(files, config: Config, repository: str, snapshot: str = "latest"
         outcome.duration = round(time.monotonic() - clock, 3)
         if held is not None:
             held.release()
+
+
+def _restore_all(restic: Restic, config: Config, todo: List[_Target]) -> None:
+    for target in todo:
+        started = time.monotonic()
+        try:
+            target.restore(restic, config)
+            target.item.action = "restored"
+            target.verify(restic, config.command_timeout)
+        except (SourceError, ResticError, OSError) as exc:
+            target.item.action = "failed"
+            target.item.error = str(exc)
+        target.item.duration = round(time.monotonic() - started, 3)
+
+
+@contextlib.contextmanager
+def _maintenance(config: Config, projects: List[str], outcome: RestoreOutcome):
+    """Set the stacks watchdog's maintenance flag of ``projects`` while containers are stopped and
+    restarted (it would otherwise start them in the middle); flags set by someone else stay."""
+    created = []
+    if config.maintenance_dir and projects:
+        try:
+            os.makedirs(config.maintenance_dir, mode=0o755, exist_ok=True)
+            for project in projects:
+                flag = os.path.join(config.maintenance_dir, project)
+                if not os.path.exists(flag):
+                    with open(flag, "w") as handle:
+                        handle.write("restic_restore of run %s\n" % outcome.run)
+                    created.append(flag)
+        except OSError as exc:
+            outcome.warnings.append("cannot set the maintenance flags in %s: %s" % (config.maintenance_dir, exc))
+    try:
+        yield
+    finally:
+        for flag in created:
+            try:
+                os.unlink(flag)
+            except OSError as exc:
+                outcome.warnings.append("remove the maintenance flag %s by hand: %s" % (flag, exc))
 
 
 def _targets(config: Config, docker: Docker, manifest: dict, sources: Optional[Sequence[str]],

@@ -38,7 +38,10 @@ def restore(host, tmp_path, check=False, diff=False, **options):
 
 def test_backup_to_two_repositories_then_restore_everything_onto_an_empty_stack(stack, host, tmp_path):
     local, second = host.repository("local"), host.repository("second")
-    host.configure([local, second], stack.sources())
+    maintenance = host.root / "maintenance"
+    maintenance.mkdir()
+    (maintenance / "someone-elses").write_text("")
+    host.configure([local, second], stack.sources(), maintenance_dir=str(maintenance))
     assert host.entry("init").returncode == 0
     before = stack.state()
     done = host.entry("backup")
@@ -71,10 +74,11 @@ def test_backup_to_two_repositories_then_restore_everything_onto_an_empty_stack(
     assert restored["changed"] and [i["verified"] for i in restored["items"]] == [True] * 4
     assert stack.state() == before
     assert "| app-postgres/app | postgres |" in restored["report"] and "git fsck --full passed" in restored["report"]
+    assert [p.name for p in maintenance.iterdir()] == ["someone-elses"]  # its own flags (redis, gitea) are gone
 
     again = restore(host, tmp_path, repository="second")
     assert not again.get("failed") and not again["changed"], again["msg"]
-    assert [i["action"] for i in again["items"]] == ["unchanged"] * 4
+    assert [i["action"] for i in again["items"]] == ["unchanged"] * 4 and [i["verified"] for i in again["items"]] == [True] * 4
 
 
 def test_a_restore_onto_newer_data_is_refused_and_force_keeps_that_data(stack, host, tmp_path):

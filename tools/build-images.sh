@@ -3,6 +3,9 @@
 #   squaremcp/base    debootstrap bookworm root + docker import
 #   squaremcp/systemd docker build FROM base
 #   squaremcp/dind    docker build FROM systemd (+ docker.io + Compose v2 plugin)
+#   squaremcp/stack-postgres, stack-mariadb, stack-redis  docker build FROM base (Debian's servers with
+#                     the official images' entry point contract), squaremcp/stack-app (the stand-in for
+#                     the application images): what the stacks role deploys in the lab and in Molecule
 # Each image is tagged with a hash of its recipe and its parent's image ID, so an unchanged recipe
 # reuses the cached image and a changed one rebuilds; `:current` points at the tag in use.
 set -euo pipefail
@@ -71,4 +74,10 @@ start=$(date +%s)
 base=$(build_base)
 systemd=$(build_derived systemd "$base")
 dind=$(build_derived dind "$systemd" "$(compose_plugin)")
-log "ready in $(( $(date +%s) - start ))s: $base $systemd $dind"
+stack_images=(
+  "$(build_derived stack-postgres "$base" "$images/stack-postgres/postgres-entrypoint.sh")"
+  "$(build_derived stack-mariadb "$base" "$images/stack-mariadb/mariadb-entrypoint.sh")"
+  "$(build_derived stack-redis "$base")"
+  "$(build_derived stack-app "$base" "$images/stack-app/app_standin.py")"
+)
+log "ready in $(( $(date +%s) - start ))s: $base $systemd $dind ${stack_images[*]}"

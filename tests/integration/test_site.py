@@ -42,7 +42,11 @@ VALIDATION_TASK = re.compile(r"^squaremcp\.infra\.(\w+) : Validating arguments a
 DEPENDENCIES = (
     ("host", "traefik"),  # Docker engine and the external networks
     ("traefik", "cert_rotation"),  # Traefik's dynamic/ directory and the tree certs/ lives in
+    ("host", "stacks"),  # Docker, Compose and the external networks
+    ("traefik", "stacks"),  # the edge that routes to the stacks (security-headers@file, the networks it joins)
     ("microk8s", "sealed_secrets"),  # the cluster
+    ("stacks", "backup"),  # the containers whose databases are dumped inside them
+    ("sealed_secrets", "backup"),  # the key backup it stages
 )
 
 

@@ -28,7 +28,7 @@ def documented_keys():
     return set(yaml.safe_load((PRODUCTION / "vault.example.yml").read_text()) or {})
 
 
-def test_every_vault_key_the_inventory_uses_is_documented():
+def test_every_vault_var_the_inventory_uses_is_documented():
     assert referenced_keys() - documented_keys() == set()
 
 

@@ -136,8 +136,10 @@ def lock(config: Config, files):
         raise BackupError("%s (backup_state_dir must exist: converge the backup role)" % exc)
 
 
-def open_repositories(config: Config, names: Optional[Sequence[str]], results: List[RepositoryResult]) -> Dict[str, Restic]:
-    """The usable repositories among ``names`` (default all), stale locks removed; failures go to ``results``."""
+def open_repositories(config: Config, names: Optional[Sequence[str]], results: List[RepositoryResult],
+                      warnings: List[str]) -> Dict[str, Restic]:
+    """The usable repositories among ``names`` (default all), stale locks removed; failures go to ``results``,
+    credentials systemd did not hand over to ``warnings``."""
     usable = {}
     for repository in config.repositories:
         if names and repository.name not in names:
@@ -150,6 +152,7 @@ def open_repositories(config: Config, names: Optional[Sequence[str]], results: L
             usable[repository.name] = restic
         except ResticError as exc:
             result.error = str(exc)
+        warnings += [w for w in restic.warnings if w not in warnings]
     return usable
 
 
@@ -338,7 +341,7 @@ def run_backup(files, config: Config, now: Optional[datetime.datetime] = None, s
     held = None if locked else lock(config, files)
     try:
         docker = Docker(config.docker, config.command_timeout)
-        restics = open_repositories(config, repositories, outcome.repositories)
+        restics = open_repositories(config, repositories, outcome.repositories, outcome.warnings)
         tags = [SNAPSHOT_TAG, "run=" + outcome.run] + list(extra_tags)
         when = restic_time(start)
         if restics:
@@ -401,7 +404,7 @@ def run_check(files, config: Config, now: Optional[datetime.datetime] = None,
         return outcome
     held = lock(config, files)
     try:
-        restics = open_repositories(config, repositories, outcome.repositories)
+        restics = open_repositories(config, repositories, outcome.repositories, outcome.warnings)
         for result in outcome.repositories:
             if result.name in restics:
                 try:

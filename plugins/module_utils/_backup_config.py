@@ -140,10 +140,11 @@ class Config:
     def lock_path(self) -> str:
         return os.path.join(self.state_dir, "backup.lock")
 
-    def credential_path(self, name: str) -> str:
-        """Where the credential ``name`` is read: systemd's credentials directory first."""
-        directory = os.environ.get("CREDENTIALS_DIRECTORY") or self.credentials_dir
-        return os.path.join(directory, name)
+    def credential_paths(self, name: str) -> List[str]:
+        """Where the credential ``name`` may be read, in order: systemd's credentials directory (when the
+        service runs with LoadCredential=), then the role's credentials directory."""
+        systemd = os.environ.get("CREDENTIALS_DIRECTORY")
+        return ([os.path.join(systemd, name)] if systemd else []) + [os.path.join(self.credentials_dir, name)]
 
 
 def _require(condition: bool, message: str) -> None:

@@ -362,6 +362,7 @@ def run_restore(files, config: Config, repository: str, snapshot: str = "latest"
     try:
         try:
             restic.open()
+            outcome.warnings += restic.warnings
             manifest_snapshot = select_run(restic, outcome.host, snapshot)
             manifest = read_manifest(restic, manifest_snapshot)
         except ResticError as exc:

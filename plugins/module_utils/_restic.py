@@ -107,14 +107,21 @@ class Restic(object):
     def __init__(self, config: Config, repository: Repository):
         self.config = config
         self.repository = repository
+        self.warnings: List[str] = []
 
     # -- environment -------------------------------------------------------------------------
     def _credential(self, name: str) -> str:
-        path = self.config.credential_path(name)
-        if not os.path.isfile(path) or not os.access(path, os.R_OK):
-            raise ResticError("credentials", "repository %s: the credential %s is missing or unreadable at %s: %s" % (
-                self.repository.display, name, path, _ADVICE["credentials"]))
-        return path
+        paths = self.config.credential_paths(name)
+        for index, path in enumerate(paths):
+            if os.path.isfile(path) and os.access(path, os.R_OK):
+                if index:
+                    warning = ("systemd did not hand over the credential %s (LoadCredential=): read from %s instead"
+                               % (name, path))
+                    if warning not in self.warnings:
+                        self.warnings.append(warning)
+                return path
+        raise ResticError("credentials", "repository %s: the credential %s is missing or unreadable at %s: %s" % (
+            self.repository.display, name, " and ".join(paths), _ADVICE["credentials"]))
 
     def env(self) -> Dict[str, str]:
         env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR") if key in os.environ}

@@ -192,7 +192,8 @@ def main():
     except Exception as exc:  # a bug must say where it is, not only "MODULE FAILURE"
         module.fail_json(msg="unexpected %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
     result = outcome.as_dict()
-    result.pop("failed")
+    for key in ("failed", "warnings"):
+        result.pop(key)
     result["report"] = restore.render_markdown(outcome)
     if module._diff:
         result["diff"] = {

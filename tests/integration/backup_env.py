@@ -2,9 +2,9 @@
 """What the backup integration tests run against, all real and all local:
 
 * restic from Debian (installed with apt when missing);
-* :class:`Stack`: one Compose project per test session with PostgreSQL, MariaDB and Redis servers
-  (Debian's packages, image built from tests/fixtures/backup/ on squaremcp/base) and a volume
-  standing in for Gitea's data, with the known rows, keys and repository the tests back up;
+* :class:`Stack`: one Compose project per test module with PostgreSQL, MariaDB and Redis servers
+  (the stacks' images from ``make images``: Debian's packages) and a volume standing in for Gitea's
+  data, configured like the lab's FetcherPay stack, with the known rows, keys and repository;
 * :class:`Host`: the role's layout in a temporary directory (the entry point beside a copy of the
   module_utils, credentials 0600, state, cache, textfile directory) and the configuration file,
   run with Debian's python3 and ONLY python3-prometheus-client (what the role installs).
@@ -29,7 +29,9 @@ ENTRY = ROOT / "roles" / "backup" / "files" / "squaremcp_backup.py"
 MODULE_UTILS = ["io.py", "_host_files.py", "_backup.py", "_backup_config.py", "_backup_docker.py", "_backup_dumps.py",
                 "_backup_metrics.py", "_backup_restore.py", "_restic.py"]
 DEBIAN_PACKAGES = ["python3-prometheus-client", "python3-decorator"]
-SECRETS = {"mariadb_backup": "maria-backup-pw", "redis_password": "redis-pw", "redis.conf": "requirepass redis-pw\n"}
+SECRETS = {"postgres_password": "pg-test-only", "mariadb_root_password": "maria-test-only", "redis_password": "redis-pw"}
+IMAGES = ["squaremcp/stack-postgres:current", "squaremcp/stack-mariadb:current", "squaremcp/stack-redis:current",
+          "squaremcp/stack-app:current"]
 ROWS = 25
 
 
@@ -47,18 +49,11 @@ def ensure_restic() -> str:
     return shutil.which("restic")
 
 
-def build_image() -> str:
-    """The test database image, tagged by a hash of its recipe and of squaremcp/base:current."""
-    base = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", "squaremcp/base:current"],
-                          capture_output=True, text=True, check=False)
-    if base.returncode != 0:
-        raise RuntimeError("squaremcp/base:current is missing: run `make images` first")
-    digest = hashlib.sha256((FIXTURES / "Dockerfile").read_bytes() + base.stdout.encode()).hexdigest()[:12]
-    tag = "squaremcp/backup-test-db:%s" % digest
-    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=squaremcp/base:current", "-t", tag, str(FIXTURES)],
-                       capture_output=True, check=True)
-    return tag
+def check_images() -> None:
+    missing = [image for image in IMAGES
+               if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode != 0]
+    if missing:
+        raise RuntimeError("%s missing: run `make images` first" % ", ".join(missing))
 
 
 def run(argv, input=None, check=True, timeout=300) -> subprocess.CompletedProcess:
@@ -77,7 +72,8 @@ class Stack(object):
         self.secrets.mkdir(parents=True)
         for name, value in SECRETS.items():
             (self.secrets / name).write_text(value)
-        self.env = dict(os.environ, SQB_PROJECT=self.project, SQB_IMAGE=build_image(), SQB_SECRETS=str(self.secrets))
+        check_images()
+        self.env = dict(os.environ, SQB_PROJECT=self.project, SQB_SECRETS=str(self.secrets))
 
     def compose(self, *args, check=True) -> subprocess.CompletedProcess:
         done = subprocess.run(["docker", "compose", "-f", str(FIXTURES / "compose.yml")] + list(args), env=self.env,
@@ -100,11 +96,12 @@ class Stack(object):
                    + [self.container(service)] + argv, input=input, check=check)
 
     def psql(self, sql: str, database: str = "app") -> str:
-        return self.exec("postgres", ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database], user="postgres",
-                         input=sql.encode()).stdout.decode().strip()
+        return self.exec("postgres", ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-U", "owner", "-d", database],
+                         user="postgres", input=sql.encode()).stdout.decode().strip()
 
     def mariadb(self, sql: str) -> str:
-        return self.exec("mariadb", ["mariadb", "-N", "-B"], input=sql.encode()).stdout.decode().strip()
+        return self.exec("mariadb", ["sh", "-c", 'MYSQL_PWD="$(cat /run/secrets/mariadb_root_password)" exec mariadb -uroot -N -B'],
+                         input=sql.encode()).stdout.decode().strip()
 
     def redis(self, *args: str) -> str:
         return self.exec("redis", ["sh", "-c", 'REDISCLI_AUTH=redis-pw redis-cli "$@"', "sh"] + list(args)).stdout.decode().strip()
@@ -120,9 +117,7 @@ class Stack(object):
         self.psql("CREATE TABLE payments (id int PRIMARY KEY, amount_cents int, note text);"
                   "INSERT INTO payments SELECT g, g * 100, 'payment ' || g FROM generate_series(1, %d) g;" % ROWS)
         self.mariadb("DROP DATABASE IF EXISTS shop; CREATE DATABASE shop; CREATE TABLE shop.orders (id int PRIMARY KEY, "
-                     "item varchar(40)); INSERT INTO shop.orders VALUES (1, 'keyboard'), (2, 'mouse'), (3, 'screen');"
-                     "CREATE USER IF NOT EXISTS backup@localhost IDENTIFIED BY '%s';"
-                     "GRANT ALL ON *.* TO backup@localhost;" % SECRETS["mariadb_backup"])
+                     "item varchar(40)); INSERT INTO shop.orders VALUES (1, 'keyboard'), (2, 'mouse'), (3, 'screen');")
         self.redis("FLUSHALL")
         self.redis("SET", "session:42", "alice")
         self.redis("-n", "1", "SET", "rate:api", "7")
@@ -158,9 +153,10 @@ class Stack(object):
 
     def sources(self, *names: str) -> List[dict]:
         every = {
-            "app-postgres": {"type": "postgres", "project": self.project, "service": "postgres", "databases": ["app"]},
+            "app-postgres": {"type": "postgres", "project": self.project, "service": "postgres", "databases": ["app"],
+                             "user": "owner"},
             "shop-mariadb": {"type": "mariadb", "project": self.project, "service": "mariadb", "databases": ["shop"],
-                             "user": "backup", "password_file": "/run/secrets/mariadb_backup"},
+                             "user": "root", "password_file": "/run/secrets/mariadb_root_password"},
             "cache-redis": {"type": "redis", "project": self.project, "service": "redis",
                             "password_file": "/run/secrets/redis_password"},
             "gitea-data": {"type": "volume", "volume": "%s_gitea-data" % self.project, "verify": "git"},

@@ -47,9 +47,10 @@ def test_the_role_configuration_is_accepted():
 def test_credentials_come_from_systemd_when_it_provides_them(monkeypatch):
     config = cfg.parse(GOOD)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    assert config.credential_path("local-password") == "/etc/squaremcp/backup/credentials/local-password"
+    assert config.credential_paths("local-password") == ["/etc/squaremcp/backup/credentials/local-password"]
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/run/credentials/squaremcp-backup.service")
-    assert config.credential_path("local-password") == "/run/credentials/squaremcp-backup.service/local-password"
+    assert config.credential_paths("local-password") == ["/run/credentials/squaremcp-backup.service/local-password",
+                                                         "/etc/squaremcp/backup/credentials/local-password"]
 
 
 def test_urls_lose_their_user_information_in_messages():

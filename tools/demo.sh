@@ -36,6 +36,9 @@ molecule_yml:
     - name: $lab
       image: dind
       published_ports: ["127.0.0.1:$ssh_port:22"]
+      capabilities: [SYS_PTRACE]
+    - name: sq-lab-backup
+      image: systemd
 molecule_instance_config: $demo/instance_config.yml
 EOF
 
@@ -156,6 +159,9 @@ host_ports=$(in_lab "curl -sf $api/apis/apps/v1/namespaces/ingress/daemonsets | 
 sealed=$(in_lab "curl -sf $api/apis/bitnami.com/v1alpha1/sealedsecrets | jq -r '.items[] | \"\(.metadata.namespace)/\(.metadata.name)  keys: \(.spec.encryptedData | keys | join(\", \"))\"'") \
   || die "cannot list the SealedSecrets in the double"
 [ -n "$sealed" ] || die "no SealedSecret in the double"
+in_lab 'systemctl start squaremcp-backup.service' \
+  || die "the backup failed: docker exec $lab journalctl -u squaremcp-backup"
+backup=$(in_lab "journalctl -u squaremcp-backup.service -o cat --no-pager -n 40 | sed -n '/^squaremcp-backup backup/,/^  [a-z]/p' | tail -n 3")
 time_show=$(since "$start")
 indent() { sed 's/^/    /'; }
 
@@ -186,6 +192,8 @@ $(indent <<<"$ingresses")
 sealed  SealedSecrets in the double (values sealed with the controller stand-in's certificate):
 $(indent <<<"$sealed")
         key backup (vault-encrypted): $rel/state/backup/   manifests for git: $rel/state/sealed/
+backup  squaremcp-backup.service (what the daily timer runs) to the local and the SFTP repository (sq-lab-backup):
+$(indent <<<"$backup")
 
 Where to look
   shell         docker exec -it $lab bash
@@ -198,6 +206,7 @@ Where to look
                 docker exec $lab cat /opt/traefik/dynamic/certificates.yml /var/lib/prometheus/node-exporter/squaremcp_certificates.prom
   k8s           docker exec $lab curl -s $api/apis/networking.k8s.io/v1/ingresses   (the double; journalctl -u kube-double)
   sealed        docker exec $lab curl -s $api/apis/bitnami.com/v1alpha1/sealedsecrets
+  backup        docker exec $lab journalctl -u squaremcp-backup; ansible-playbook -i inventory/lab playbooks/runbooks/restore.yml --check
   logs          $rel/lab-prepare.log $rel/site-run-1.log $rel/site-run-2.log (task times: profile_tasks)
   again         make demo (recreates the lab; DEMO_REUSE=1 keeps it)   remove: tools/demo.sh destroy
 EOF

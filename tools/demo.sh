@@ -161,7 +161,7 @@ sealed=$(in_lab "curl -sf $api/apis/bitnami.com/v1alpha1/sealedsecrets | jq -r '
 [ -n "$sealed" ] || die "no SealedSecret in the double"
 in_lab 'systemctl start squaremcp-backup.service' \
   || die "the backup failed: docker exec $lab journalctl -u squaremcp-backup"
-backup=$(in_lab "journalctl -u squaremcp-backup.service -o cat --no-pager -n 40 | sed -n '/^squaremcp-backup backup/,/^  [a-z]/p' | tail -n 3")
+backup=$(in_lab "journalctl -u squaremcp-backup.service -o cat --no-pager -n 40 | grep -E '^(squaremcp-backup backup|  repository )' | tail -n 3")
 time_show=$(since "$start")
 indent() { sed 's/^/    /'; }
 

@@ -334,19 +334,13 @@ class Stream(object):
         if self.error is not None:
             raise self.error
         self._close_stdin()
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.abort()
-            raise self.restic.error("", self.what, "timeout")
-        if self.process.returncode != 0:
-            raise self.restic.error(self._stderr.text(), self.what)
+        self.wait(timeout)
         if self._stdout is None:
             return {}
         return summary(self._stdout.text(), self.restic, self.what)
 
     def wait(self, timeout: int) -> None:
-        """For a dump: wait for the end and raise when restic failed."""
+        """Wait for restic's end; raise when it failed or took longer than ``timeout``."""
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

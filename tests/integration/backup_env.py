@@ -17,11 +17,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import pytest
+
 from tests import certs_factory
+from tests.kube.playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "backup"
@@ -226,10 +228,25 @@ class Host(object):
         return json.loads(self.restic(repository, *args).stdout or "[]")
 
 
-def module_tasks(config_path: Path, module: str, **options) -> dict:
-    """One task of a restic module for tests.kube.playbook.run_playbook."""
-    return {"name": module, "squaremcp.infra.%s" % module: dict(config=str(config_path), **options),
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The module's Compose project (import this fixture into a test module)."""
+    ensure_restic()
+    project = Stack(tmp_path_factory.mktemp("backup-stack"))
+    project.up()
+    yield project
+    project.down()
+
+
+@pytest.fixture
+def host(stack, tmp_path):  # pylint: disable=redefined-outer-name
+    """A fresh host layout; the stack holds the known data again."""
+    stack.seed()
+    return Host(tmp_path / "host")
+
+
+def restore(host, tmp_path, check=False, diff=False, **options):  # pylint: disable=redefined-outer-name
+    """restic_restore through ansible-playbook on localhost; its result."""
+    task = {"name": "restic_restore", "squaremcp.infra.restic_restore": dict(config=str(host.config_path), **options),
             "register": "out", "ignore_errors": True}
-
-
-PYTHON = sys.executable
+    return run_playbook(None, tmp_path, [task], check=check, diff=diff).task(0)

@@ -10,30 +10,9 @@ import shutil
 
 import pytest
 
-from tests.integration.backup_env import ROWS, Host, Stack, ensure_restic, module_tasks
-from tests.kube.playbook import run_playbook
+from tests.integration.backup_env import ROWS, host, restore, stack  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    ensure_restic()
-    stack = Stack(tmp_path_factory.mktemp("backup-stack"))
-    stack.up()
-    yield stack
-    stack.down()
-
-
-@pytest.fixture
-def host(stack, tmp_path):
-    stack.seed()
-    return Host(tmp_path / "host")
-
-
-def restore(host, tmp_path, check=False, diff=False, **options):
-    result = run_playbook(None, tmp_path, [module_tasks(host.config_path, "restic_restore", **options)], check=check, diff=diff)
-    return result.task(0)
 
 
 def test_backup_to_two_repositories_then_restore_everything_onto_an_empty_stack(stack, host, tmp_path):

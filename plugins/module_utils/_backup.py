@@ -30,6 +30,7 @@ from ansible_collections.squaremcp.infra.plugins.module_utils import io as filei
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_config import Config, ConfigError, Source
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_docker import Docker, SourceError
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_dumps import Redis, kind, produce
+from ansible_collections.squaremcp.infra.plugins.module_utils._backup_metrics import parse as parse_metrics
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_metrics import update as update_metrics
 from ansible_collections.squaremcp.infra.plugins.module_utils._restic import SNAPSHOT_TAG, Restic, ResticError
 
@@ -388,6 +389,18 @@ def record_start_failure(files, config: Config, error: str, now: Optional[dateti
     stamp = _now(now).timestamp()
     return update_metrics(files, config.metrics_path, {r.name: {"last_run": stamp} for r in config.repositories},
                           [r.name for r in config.repositories])
+
+
+def record_unconfigured_run(files, metrics_path: str, now: Optional[datetime.datetime] = None) -> Optional[str]:
+    """Metrics of a run whose configuration cannot be read: last_run of every repository the file
+    already names (no success: BackupStale fires as the hours pass)."""
+    try:
+        previous = fileio.read_bytes(metrics_path)
+    except fileio.FileError as exc:
+        return "metrics not written to %s: %s" % (metrics_path, exc)
+    names = sorted(parse_metrics(previous.decode("utf-8", "replace") if previous else None))
+    stamp = _now(now).timestamp()
+    return update_metrics(files, metrics_path, {name: {"last_run": stamp} for name in names}, names) if names else None
 
 
 def run_check(files, config: Config, now: Optional[datetime.datetime] = None,

@@ -26,6 +26,21 @@ def backed_up(host, repositories, sources):
     return host.metrics()
 
 
+def failed(host, repository):
+    """The metrics show a run that did not succeed (what BackupStale turns into an alert)."""
+    metrics = host.metrics()
+    assert metrics["last_success_timestamp_seconds"][repository] < metrics["last_run_timestamp_seconds"][repository]
+
+
+def test_a_configuration_that_cannot_be_read_still_counts_as_a_run(stack, host):
+    local = host.repository("local")
+    backed_up(host, [local], stack.sources("cache-redis"))
+    host.config_path.write_text("{not json")
+    done = host.entry("--metrics-path", str(host.metrics_path), "backup")
+    assert done.returncode == 2 and "is not valid JSON" in done.stderr
+    failed(host, "local")
+
+
 def test_wrong_repository_password(stack, host):
     local, second = host.repository("local"), host.repository("second")
     first = backed_up(host, [local, second], stack.sources("cache-redis"))
@@ -96,6 +111,7 @@ def test_a_stack_down_during_the_backup(stack, host, tmp_path):
                "compose -p %s up -d mariadb) and run again" % (stack.container("mariadb"), stack.project) in done.stdout
         assert len(host.snapshots(local, "manifest", "partial")) == 1
         assert len(host.snapshots(local, "source=app-postgres")) == 2  # what could be saved was saved
+        failed(host, "local")
         refused = restore(host, tmp_path, repository="local", check=True)
         assert "is exited with code 0, not running" in refused["msg"] and "nothing was restored" in refused["msg"]
     finally:
@@ -144,7 +160,7 @@ def test_a_dump_that_fails_halfway_leaves_no_snapshot(stack, host):
     assert "(exit code 1): pg_dump: error: Dumping the contents of table \"payments\" failed" in out
     assert "no snapshot of it was written" in out
     assert len(host.snapshots(local, "source=app-postgres")) == 1  # only the earlier, complete one
-    assert host.metrics()["last_success_timestamp_seconds"]["local"] < host.metrics()["last_run_timestamp_seconds"]["local"]
+    failed(host, "local")
 
 
 def test_a_snapshot_that_does_not_exist(stack, host, tmp_path):
@@ -184,6 +200,7 @@ def test_a_password_file_missing_in_the_container(stack, host):
     assert done.returncode == 1
     assert "the password_file /run/secrets/not_there cannot be read in the container" in done.stdout
     assert host.snapshots(local, "source=shop-mariadb") == []
+    failed(host, "local")
 
 
 def test_a_corrupted_repository_fails_the_check(stack, host):

@@ -7,12 +7,13 @@ The role installs this file beside a copy of the collection's backup module_util
 ``lib/ansible_collections/squaremcp/infra/plugins/module_utils/``; the work is done by
 ``_backup.run_backup`` / ``run_check`` -- the code ``squaremcp.infra.restic_backup`` runs.
 
-  squaremcp_backup.py [--config FILE] backup|check|init   (default: backup)
+  squaremcp_backup.py [--config FILE] [--metrics-path FILE] backup|check|init   (default: backup)
   squaremcp_backup.py --config FILE --validate            (the role's validate: before it installs FILE)
 
 Credentials come from ``$CREDENTIALS_DIRECTORY`` (LoadCredential=) when systemd provides it.
 Exit codes: 0 done; 1 the run failed for at least one repository or source (metrics say which);
-2 the run could not start (configuration, lock). Every run except --validate leaves metrics.
+2 the run could not start (configuration, lock). Every backup run leaves metrics: one whose configuration
+cannot be read updates last_run of the repositories already in ``--metrics-path``.
 """
 
 from __future__ import annotations
@@ -34,11 +35,16 @@ def main(argv=None) -> int:
     parser.add_argument("operation", nargs="?", default="backup", choices=["backup", "check", "init"])
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="the backup role's JSON configuration")
     parser.add_argument("--validate", action="store_true", help="only validate the configuration file")
+    parser.add_argument("--metrics-path", help="where a backup whose configuration cannot be read records its run")
     args = parser.parse_args(argv)
     try:
         config = backup.load_config(args.config)
     except backup.BackupError as exc:
         print("squaremcp-backup: %s" % exc, file=sys.stderr)
+        if args.operation == "backup" and not args.validate and args.metrics_path:
+            problem = backup.record_unconfigured_run(HostFiles(), args.metrics_path)
+            if problem:
+                print("squaremcp-backup: %s" % problem, file=sys.stderr)
         return 2
     if args.validate:
         print("%s: valid (%d repositories, %d sources)" % (args.config, len(config.repositories), len(config.sources)))

@@ -75,8 +75,8 @@ base=$(build_base)
 systemd=$(build_derived systemd "$base")
 dind=$(build_derived dind "$systemd" "$(compose_plugin)")
 stack_images=(
-  "$(build_derived stack-postgres "$base" "$images/stack-postgres/postgres-entrypoint.sh")"
-  "$(build_derived stack-mariadb "$base" "$images/stack-mariadb/mariadb-entrypoint.sh")"
+  "$(build_derived stack-postgres "$base" "$images/stack-postgres/postgres-entrypoint.sh" "$images/stack-entrypoint-lib.sh")"
+  "$(build_derived stack-mariadb "$base" "$images/stack-mariadb/mariadb-entrypoint.sh" "$images/stack-entrypoint-lib.sh")"
   "$(build_derived stack-redis "$base")"
   "$(build_derived stack-app "$base" "$images/stack-app/app_standin.py")"
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: start the lab host (inventory/lab), prepare the stand-ins for what cannot run here,
-# converge it with site.yml twice (every layer: host, edge, k8s, sealed_secrets), fail when the second
+# converge it with site.yml twice (every layer: host, edge, stacks, k8s, sealed_secrets), fail when the second
 # run changes anything, then show each layer working and print the recaps, the wall times per layer
 # and where to look.
 #   tools/demo.sh                recreate the lab container (and its stand-in state), then converge
@@ -36,7 +36,7 @@ molecule_yml:
     - name: $lab
       image: dind
       published_ports: ["127.0.0.1:$ssh_port:22"]
-      capabilities: [SYS_PTRACE]
+      capabilities: [SYS_PTRACE]  # health checks (docker exec) of PostgreSQL/MariaDB, whose processes run as another user
     - name: sq-lab-backup
       image: systemd
 molecule_instance_config: $demo/instance_config.yml
@@ -151,6 +151,13 @@ certificates=$(in_lab "python3 -c 'import yaml; print(\"\n\".join(c[\"certFile\"
   || die "cannot read certificates.yml"
 metrics=$(in_lab "grep -E '^squaremcp_certificate_(sync_failed|sync_certificates|expiry_timestamp_seconds)' /var/lib/prometheus/node-exporter/squaremcp_certificates.prom") \
   || die "no certificate metrics"
+stacks=$(in_lab "docker ps -a --filter label=squaremcp.stack --format '{{.Label \"squaremcp.stack\"}}  {{.Names}}  {{.Status}}' | sort") \
+  || die "cannot list the stacks' containers"
+[ "$(grep -c '(healthy)' <<<"$stacks")" = "$(wc -l <<<"$stacks")" ] || die "a stack container is not healthy: $stacks"
+in_lab 'systemctl start squaremcp-stacks-watchdog.service' \
+  || die "the stacks watchdog failed: docker exec $lab journalctl -u squaremcp-stacks-watchdog"
+stack_metrics=$(in_lab "grep -E '^squaremcp_stack_(service_healthy|watchdog_last_success)' /var/lib/prometheus/node-exporter/squaremcp_stacks.prom") \
+  || die "no stacks metrics"
 api=http://127.0.0.1:16443
 ingresses=$(in_lab "curl -sf $api/apis/networking.k8s.io/v1/ingresses | jq -r '.items[] | \"\(.metadata.namespace)/\(.metadata.name)  class=\(.spec.ingressClassName // \"none\")  annotation=\(.metadata.annotations[\"kubernetes.io/ingress.class\"] // \"none\")\"'") \
   || die "cannot list the Ingresses in the double"
@@ -167,7 +174,7 @@ indent() { sed 's/^/    /'; }
 
 cat <<EOF
 
-== make demo: $lab converged with site.yml (host, edge, k8s, sealed_secrets), second run changed nothing ==
+== make demo: $lab converged with site.yml (host, edge, stacks, k8s, sealed_secrets), second run changed nothing ==
 run 1  $(recap "$demo/site-run-1.log")   ${run_time[1]}s
 $(layers "$demo/site-run-1.log")
 run 2  $(recap "$demo/site-run-2.log")   ${run_time[2]}s
@@ -186,6 +193,10 @@ $(indent <<<"$rotation")
 $(indent <<<"$certificates")
         textfile metrics (/var/lib/prometheus/node-exporter/squaremcp_certificates.prom):
 $(indent <<<"$metrics")
+stacks  Compose stacks (real PostgreSQL, MariaDB, Redis; stand-ins for the application images), all healthy:
+$(indent <<<"$stacks")
+        squaremcp-stacks-watchdog.service (what its timer runs), metrics in squaremcp_stacks.prom:
+$(indent <<<"$stack_metrics")
 k8s     Ingresses in the double after ingress_class (class field, deprecated annotation):
 $(indent <<<"$ingresses")
         ingress addon host ports (behind the Docker edge): $host_ports
@@ -204,6 +215,8 @@ Where to look
                 docker exec $lab cat /opt/traefik/traefik.yml /opt/traefik/dynamic/routes.yml
   certs         docker exec $lab systemctl list-timers squaremcp-cert-rotation.timer
                 docker exec $lab cat /opt/traefik/dynamic/certificates.yml /var/lib/prometheus/node-exporter/squaremcp_certificates.prom
+  stacks        docker exec $lab docker compose ls; docker exec $lab cat /opt/stacks/fetcherpay/compose.yml
+                docker exec $lab journalctl -u squaremcp-stacks-watchdog   (maintenance: touch /var/lib/squaremcp/stacks/maintenance/<stack>)
   k8s           docker exec $lab curl -s $api/apis/networking.k8s.io/v1/ingresses   (the double; journalctl -u kube-double)
   sealed        docker exec $lab curl -s $api/apis/bitnami.com/v1alpha1/sealedsecrets
   backup        docker exec $lab journalctl -u squaremcp-backup; ansible-playbook -i inventory/lab playbooks/runbooks/restore.yml --check

@@ -170,7 +170,8 @@ def restore(api, found: stacks.Report, options: Options, run_command: RunCommand
                 action.result = "done"
         while clock() < deadline:
             current = collect()
-            if _settled(current, [a for a in step if not a.result.startswith("skipped")]):
+            # Only what was acted on (or is Docker's to finish) is waited for; a failed action will not heal.
+            if _settled(current, [a for a in step if a.result == "done"]):
                 break
             sleep(options.poll_interval)
     return Outcome(found=found, actions=actions, after=collect(), restoring=True)

@@ -183,8 +183,8 @@ def _service_problems(stack: str, name: str, service: Dict[str, Any], services: 
     if not SERVICE_NAME.match(name):
         problems.append("%s: %r is not a valid service name" % (_key(stack, name), name))
     for key in sorted(set(service) - MANAGED_KEYS - PASSTHROUGH_KEYS):
-        problems.append("%s: unknown key %s: use one of %s" % (_key(stack, name), key,
-                                                                ", ".join(sorted(MANAGED_KEYS | PASSTHROUGH_KEYS))))
+        known = ", ".join(sorted(MANAGED_KEYS | PASSTHROUGH_KEYS))
+        problems.append("%s: unknown key %s: use one of %s" % (_key(stack, name), key, known))
     why = image_problem(service.get("image"))
     if why:
         problems.append("%s: %s" % (_key(stack, name, "image"), why))
@@ -211,8 +211,8 @@ def _service_problems(stack: str, name: str, service: Dict[str, Any], services: 
             problems.append("%s: %s is not a service of stack %s" % (_key(stack, name, "depends_on"), dependency, stack))
     for secret in service.get("secrets") or []:
         if secret not in secrets:
-            problems.append("%s: secret %s is not declared in %s" % (_key(stack, name, "secrets"), secret,
-                                                                      _key(stack, None, "secrets")))
+            problems.append("%s: secret %s is not declared in %s"
+                            % (_key(stack, name, "secrets"), secret, _key(stack, None, "secrets")))
     env_secrets = service.get("env_secrets") or {}
     environment = service.get("environment") or {}
     if not isinstance(environment, dict):
@@ -222,8 +222,8 @@ def _service_problems(stack: str, name: str, service: Dict[str, Any], services: 
         if not ENV_NAME.match(str(variable)):
             problems.append("%s: %r is not a valid variable name" % (_key(stack, name, "env_secrets"), variable))
         if secret not in secrets:
-            problems.append("%s: secret %s is not declared in %s" % (_key(stack, name, "env_secrets", str(variable)),
-                                                                      secret, _key(stack, None, "secrets")))
+            problems.append("%s: secret %s is not declared in %s"
+                            % (_key(stack, name, "env_secrets", str(variable)), secret, _key(stack, None, "secrets")))
         if variable in environment:
             problems.append("%s: %s is also in environment: keep it in one place"
                             % (_key(stack, name, "env_secrets"), variable))
@@ -518,4 +518,3 @@ def env_files(stacks: Dict[str, Any], root: str) -> List[Dict[str, Any]]:
                                                "vault": (declared.get(secret) or {}).get("vault")}
                                               for variable, secret in sorted(env_secrets.items())]})
     return entries
-

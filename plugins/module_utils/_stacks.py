@@ -230,8 +230,8 @@ class Redactor(object):
         for value in self.values:
             text = text.replace(value, REDACTED)
         text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
-        text = SECRET_FRAGMENT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
         text = BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+        text = SECRET_FRAGMENT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
         text = " ".join(text.split())
         return text if len(text) <= limit else text[:limit - 3] + "..."
 

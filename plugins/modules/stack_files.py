@@ -53,10 +53,9 @@ options:
             type: str
             required: true
           content:
-            description: The secret value, written as is.
+            description: The secret value, written as is (a C(no_log) option).
             type: str
             required: true
-            no_log: true
           services:
             description: Services mounting it (recreated when it changes).
             type: list
@@ -95,10 +94,9 @@ options:
                 type: str
                 required: true
               value:
-                description: The secret value (a single quote or a newline is refused).
+                description: The secret value (a C(no_log) option; a single quote or a newline is refused).
                 type: str
                 required: true
-                no_log: true
   prune:
     description: Remove files of a stack's C(secrets/) that no secret or env file of the stack names any more.
     type: bool
@@ -114,6 +112,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs on the Docker host; paths are local to it.
 seealso:
   - module: community.docker.docker_compose_v2
 """
@@ -179,7 +178,7 @@ VARIABLE = dict(name=dict(type="str", required=True), value=dict(type="str", req
 ENV_FILE = dict(service=dict(type="str", required=True),
                 variables=dict(type="list", elements="dict", required=True, options=VARIABLE))
 STACK = dict(name=dict(type="str", required=True), compose=dict(type="str", required=True),
-             secret_files=dict(type="list", elements="dict", default=[], options=SECRET_FILE),
+             secret_files=dict(type="list", elements="dict", default=[], options=SECRET_FILE, no_log=False),
              env_files=dict(type="list", elements="dict", default=[], options=ENV_FILE))
 
 

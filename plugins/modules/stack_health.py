@@ -211,7 +211,7 @@ projects:
   type: dict
   sample: {fetcherpay: {compose_file: /opt/stacks/fetcherpay/compose.yml, maintenance: false, services: [api, postgres]}}
 summary:
-  description: One line per service, as found (C(project/service container: state health -- problem)).
+  description: "One line per service, as found (C(project/service container: state health -- problem))."
   returned: always
   type: str
 """

@@ -3,8 +3,9 @@
 """Every module of the collection works under the Mitogen strategy (mitogen_linear), idempotently.
 
 Mitogen runs modules in-process in a forked interpreter instead of shipping AnsiballZ files, which
-breaks modules that rely on __file__, sys.argv, stdin or global state. One play calls all four
-modules; the second run must change nothing.
+breaks modules that rely on __file__, sys.argv, stdin or global state. One play calls every module
+(stack_health only reads: a stack that stack_files wrote and nothing started); the second run must
+change nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.kube.playbook import ROOT, run_playbook
 
 pytestmark = pytest.mark.slow
 
+STACK = "sqstk-mitogen-%d" % os.getpid()  # never started: stack_health reports its service missing
 MITOGEN_ENV = {
     "ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"),
     "ANSIBLE_STRATEGY": "mitogen_linear",
@@ -62,6 +64,11 @@ def tasks(tmp_path, kube, manifests):
             "name": "hermes-secrets", "namespace": "hermes-mcp", "string_data": {"SMTP_PASSWORD": "mitogen-only"},
             "digest_key": "mitogen-digest-key-0123", "dest": str(tmp_path / "sealed.yaml"), "apply": True,
         })},
+        {"name": "stack files", "squaremcp.infra.stack_files": {"root": str(tmp_path / "stacks"), "stacks": [{
+            "name": STACK, "compose": "name: %s\nservices:\n  web: {image: 'squaremcp/stack-app:current'}\n" % STACK,
+            "secret_files": [{"name": "token", "content": "mitogen-only", "services": ["web"]}]}]}},
+        {"name": "stack health", "squaremcp.infra.stack_health": {
+            "projects": [STACK], "stacks_dir": str(tmp_path / "stacks"), "lock_file": str(tmp_path / "lock")}},
     ]
 
 
@@ -71,7 +78,8 @@ def test_all_modules_converge_and_stay_unchanged_under_mitogen(platform, tmp_pat
     first = run_playbook(kube, tmp_path, play, env=MITOGEN_ENV)
     assert first.rc == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "(mitogen:" in first.task("interpreter")["stdout"], "modules did not run in a Mitogen context"
-    assert [name for name, result in first.tasks[1:] if not result.get("changed")] == []
+    assert [name for name, result in first.tasks[1:] if not result.get("changed")] == ["stack health"]
+    assert [(p["service"], p["state"]) for p in first.task("stack health")["problems"]] == [("web", "missing")]
 
     second = run_playbook(kube, tmp_path, play, env=MITOGEN_ENV)
     assert second.rc == 0, second.stdout[-3000:]

@@ -147,11 +147,17 @@ def main(argv=None):
 
 def watch(config, recorder):
     """(exit code, final statuses, restored keys)."""
+    if not config["projects"]:
+        print("no stacks configured: nothing to watch")
+        return 0, [], []
     import docker  # python3-docker; imported here so that a missing library still leaves metrics
-    from docker.errors import NotFound
+    from docker.errors import DockerException, NotFound
 
-    api = docker.APIClient(base_url=config.get("docker_host", "unix:///var/run/docker.sock"), version="auto",
-                           timeout=60)
+    host = config.get("docker_host", "unix:///var/run/docker.sock")
+    try:
+        api = docker.APIClient(base_url=host, version="auto", timeout=60)
+    except DockerException as exc:
+        raise stacks.StackError("cannot reach the Docker daemon at %s (%s): is docker.service running?" % (host, exc))
     options = restore.Options(projects=config["projects"] or None, stacks_dir=config["stacks_dir"],
                               maintenance_dir=config["maintenance_dir"], restore=True, timeout=config["timeout"],
                               lock_file=config["lock_file"])

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Stand-in for the stacks' application images (FetcherPay API, Hermes MCP, Gitea, Obsidian), which cannot be
 pulled here. It proves the Compose wiring, never the applications.
 

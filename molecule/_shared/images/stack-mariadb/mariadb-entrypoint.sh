@@ -1,24 +1,13 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of squaremcp/stack-mariadb: the official mariadb image's contract for the variables the
 # stacks use. An empty /var/lib/mysql is initialised with root@'%' and root@localhost protected by
 # MARIADB_ROOT_PASSWORD(_FILE), MARIADB_DATABASE, and MARIADB_USER with MARIADB_PASSWORD(_FILE) and all
 # rights on that database. Then mariadbd runs as PID 1, listening on every address.
 set -euo pipefail
 
-file_env() {  # VAR [default]: VAR, or the content of the file VAR_FILE names
-  local var=$1 file_var=${1}_FILE value=${2:-}
-  if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
-    echo "error: both $var and $file_var are set (but are exclusive)" >&2
-    exit 1
-  fi
-  if [ -n "${!var:-}" ]; then
-    value=${!var}
-  elif [ -n "${!file_var:-}" ]; then
-    value=$(<"${!file_var}")
-  fi
-  export "$var=$value"
-  unset "$file_var"
-}
+# file_env VAR [default]: VAR, or the content of the file VAR_FILE names (docker-entrypoint-lib.sh).
+# shellcheck source=/dev/null
+. /usr/local/lib/docker-entrypoint-lib.sh
 
 sql_string() {  # a value as a SQL string literal
   local value=${1//\\/\\\\}

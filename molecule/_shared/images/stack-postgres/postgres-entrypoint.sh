@@ -1,24 +1,13 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of squaremcp/stack-postgres: the official postgres image's contract for the variables the
 # stacks use. An empty PGDATA is initialised with POSTGRES_USER (superuser, default postgres) whose
 # password is POSTGRES_PASSWORD or the content of POSTGRES_PASSWORD_FILE (a Compose secret), and
 # POSTGRES_DB; connections over TCP need that password (scram-sha-256). Then postgres runs as PID 1.
 set -euo pipefail
 
-file_env() {  # VAR [default]: VAR, or the content of the file VAR_FILE names
-  local var=$1 file_var=${1}_FILE value=${2:-}
-  if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
-    echo "error: both $var and $file_var are set (but are exclusive)" >&2
-    exit 1
-  fi
-  if [ -n "${!var:-}" ]; then
-    value=${!var}
-  elif [ -n "${!file_var:-}" ]; then
-    value=$(<"${!file_var}")
-  fi
-  export "$var=$value"
-  unset "$file_var"
-}
+# file_env VAR [default]: VAR, or the content of the file VAR_FILE names (docker-entrypoint-lib.sh).
+# shellcheck source=/dev/null
+. /usr/local/lib/docker-entrypoint-lib.sh
 
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The stacks of both inventories fit the edge and the host of the same inventory.
+
+Traefik cannot run here, so the contract between the stacks' docker-provider labels and the edge's
+configuration is checked as data: networks Traefik joins and the host role creates, entry points of the
+static configuration, the resolver, @file middlewares the edge defines, v3 rule syntax (the collection's
+checker), router names unique across both providers, and the containers the edge's file-provider
+services point at (Hermes: http://hermes-mcp:3000).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import urllib.parse
+
+import pytest
+import yaml
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import traefik
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+INVENTORIES = ["production", "lab"]
+
+
+def load(inventory, group, role):
+    return yaml.safe_load((ROOT / "inventory" / inventory / "group_vars" / group / ("%s.yml" % role)).read_text())
+
+
+def services(inventory):
+    stacks = load(inventory, "docker_hosts", "stacks")["stacks_stacks"]
+    return stacks, [(stack, name, service) for stack, body in stacks.items()
+                    for name, service in body["services"].items()]
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_stack_networks_are_the_host_roles_and_the_edges(inventory):
+    stacks, _services = services(inventory)
+    host = {n["name"] for n in load(inventory, "docker_hosts", "host")["host_docker_networks"]}
+    edge = set(load(inventory, "edge", "traefik")["traefik_networks"])
+    used = {network for body in stacks.values() for network in body.get("networks", [])}
+    assert used and used <= host and used <= edge
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_docker_provider_labels_match_the_edge(inventory):
+    edge = load(inventory, "edge", "traefik")
+    _stacks, found = services(inventory)
+    file_routers = set(edge["traefik_routes_routers"])
+    routers = []
+    for stack, name, service in found:
+        labels = service.get("labels") or {}
+        if labels.get("traefik.enable") != "true":
+            continue
+        where = "%s/%s" % (stack, name)
+        assert labels["traefik.docker.network"] in service["networks"], where
+        assert labels["traefik.docker.network"] in edge["traefik_networks"], where
+        named = {key.split(".")[3] for key in labels if key.startswith("traefik.http.routers.")}
+        assert len(named) == 1, where
+        router = named.pop()
+        routers.append(router)
+        prefix = "traefik.http.routers.%s." % router
+        assert labels[prefix + "entrypoints"] == "websecure", where
+        assert labels[prefix + "tls.certresolver"] == "letsencrypt", where
+        assert traefik.rule_hosts(labels[prefix + "rule"]), where
+        for middleware in labels[prefix + "middlewares"].split(","):
+            assert middleware.endswith("@file") and middleware[:-5] in edge["traefik_routes_middlewares"], where
+        assert labels["traefik.http.services.%s.loadbalancer.server.port" % router].isdigit(), where
+    assert "fetcherpay-api" in routers and len(set(routers)) == len(routers)
+    assert not set(routers) & file_routers
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_the_edges_file_services_reach_stack_containers(inventory):
+    edge = load(inventory, "edge", "traefik")
+    _stacks, found = services(inventory)
+    containers = {service.get("container_name"): service for _stack, _name, service in found}
+    for name, body in edge["traefik_routes_services"].items():
+        for server in body["loadBalancer"]["servers"]:
+            url = urllib.parse.urlsplit(server["url"])
+            if url.hostname in ("host.docker.internal",) or url.hostname.endswith(".k8s.internal"):
+                continue
+            target = containers.get(url.hostname)
+            assert target, "%s: %s is no stack's container_name" % (name, url.hostname)
+            assert set(target["networks"]) & set(edge["traefik_networks"]), name
+            assert url.port == 3000 and any("3000" in str(part) for part in target["healthcheck"]["test"]), name
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_hermes_has_a_health_check_on_health_and_monitoring_left_the_stacks(inventory):
+    _stacks, found = services(inventory)
+    hermes = next(service for stack, _name, service in found if service.get("container_name") == "hermes-mcp")
+    assert "http://127.0.0.1:3000/health" in " ".join(hermes["healthcheck"]["test"])
+    images = " ".join(service["image"] for _stack, _name, service in found)
+    assert "prometheus" not in images and "grafana" not in images

@@ -6,13 +6,19 @@ python3, and restic_restore through ansible-playbook. Every known row, key and f
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.integration.backup_env import ROWS, host, restore, stack  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_backup_to_two_repositories_then_restore_everything_onto_an_empty_stack(stack, host, tmp_path):
@@ -127,3 +133,49 @@ def test_weekly_check_reports_success(stack, host):
     done = host.entry("check")
     assert done.returncode == 0, done.stdout + done.stderr
     assert host.metrics() == {"check_success": {"local": 1.0}}
+
+
+def runbook(host, tmp_path, *args):
+    """playbooks/runbooks/restore.yml on localhost as a Docker host, with the test configuration."""
+    tmp_path.mkdir()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"docker_hosts": {"hosts": {"sq-test-1": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
+        "backup_config_file": str(host.config_path), "runbook_report_dir": str(tmp_path / "reports"),
+        "backup_repositories": [{"name": "local", "url": "/x"}]}}}}}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+               ANSIBLE_NOCOLOR="1")
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                           str(ROOT / "playbooks" / "runbooks" / "restore.yml")] + list(args), cwd=str(ROOT), env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    reports = sorted((tmp_path / "reports").glob("restore-sq-test-1-*")) if (tmp_path / "reports").exists() else []
+    return done, reports
+
+
+def test_the_runbook_reports_lists_refuses_and_restores(stack, host, tmp_path):
+    local = host.repository("local")
+    host.configure([local], stack.sources("app-postgres", "cache-redis"))
+    host.entry("init")
+    assert host.entry("backup").returncode == 0
+    stack.redis("FLUSHALL")
+    stack.psql("INSERT INTO payments VALUES (1000, 1, 'newer');")
+    before = stack.state()
+
+    listed, reports = runbook(host, tmp_path / "check", "--check")
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    report = json.loads(reports[0].read_text()) if reports[0].suffix == ".json" else json.loads(reports[1].read_text())
+    assert report["check_mode"] and [(i["source"], i["state"], i["action"]) for i in report["items"]] == [
+        ("app-postgres", "differs", "refused"), ("cache-redis", "empty", "held back")]
+    assert [p.suffix for p in reports] == [".json", ".md"] and reports[0].stem == reports[1].stem
+    assert stack.state() == before
+
+    refused, reports = runbook(host, tmp_path / "refused")
+    assert refused.returncode != 0 and "Refusing to restore over it" in refused.stdout
+    assert "| app-postgres/app | postgres |" in [p for p in reports if p.suffix == ".md"][0].read_text()
+    assert stack.state() == before
+
+    forced, reports = runbook(host, tmp_path / "forced", "-e", "force=true")
+    assert forced.returncode == 0, forced.stdout[-3000:]
+    report = json.loads([p for p in reports if p.suffix == ".json"][0].read_text())
+    assert report["safety_run"] and [i["verified"] for i in report["items"]] == [True, True]
+    assert stack.psql("SELECT count(*) FROM payments;") == str(ROWS)

@@ -509,10 +509,16 @@ class Redis(Kind):
         mode = "none" if not appendonly else ("multipart" if int(version.split(".")[0]) >= 7 else "single")
         names = [self.config(container, "dir"), self.config(container, "dbfilename"), self.config(container, "appendfilename"),
                  self.config(container, "appenddirname") if mode == "multipart" else "-"]
-        for setting, value in (("save", ""), ("appendonly", "no")):  # nothing rewrites the files while they move
-            self.cli(container, ["CONFIG", "SET", setting, value], "setting %s for the restore" % setting)
-        self.docker.exec(container, ["sh", "-c", REDIS_SWAP, "sh"] + names + [mode, staged],
-                         "%s: putting the restored RDB in place" % self.source.display)
+        saved = {setting: self.config(container, setting) for setting in ("save", "appendonly")}
+        try:
+            for setting, value in (("save", ""), ("appendonly", "no")):  # nothing rewrites the files while they move
+                self.cli(container, ["CONFIG", "SET", setting, value], "setting %s for the restore" % setting)
+            self.docker.exec(container, ["sh", "-c", REDIS_SWAP, "sh"] + names + [mode, staged],
+                             "%s: putting the restored RDB in place" % self.source.display)
+        except SourceError:
+            for setting, value in saved.items():  # Redis keeps persisting as it did; its files are as they were
+                self.exec(container, ["redis-cli", "CONFIG", "SET", setting, value], "restoring %s" % setting, check=False)
+            raise
         self.docker.restart(container)
         return self.docker.wait_ready(container, timeout, probe=_with_secret(self.source, ["redis-cli", "PING"]))
 

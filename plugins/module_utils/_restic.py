@@ -182,7 +182,7 @@ class Restic(object):
 
     def unlock(self) -> None:
         """Remove stale locks only (those of processes that no longer exist)."""
-        self.run(["unlock"], "removing stale locks", timeout=120)
+        self.run(["unlock"], "opening the repository", timeout=120)
 
     def snapshots(self, tags: Iterable[str] = (), host: Optional[str] = None) -> List[dict]:
         args = ["snapshots"]

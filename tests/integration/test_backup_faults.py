@@ -47,7 +47,7 @@ def test_wrong_repository_password(stack, host):
     host.credential("second-password", "not-the-password-it-was-created-with")
     done = host.entry("backup")
     assert done.returncode == 1
-    assert "repository second (%s): removing stale locks failed: the password credential does not open this " \
+    assert "repository second (%s): opening the repository failed: the password credential does not open this " \
            "repository: restore the vault value it was created with" % second["url"] in done.stdout
     assert "not-the-password" not in done.stdout + done.stderr
     metrics = host.metrics()

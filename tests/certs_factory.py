@@ -278,20 +278,22 @@ DEBIAN_PYTHON_PACKAGES = ["python3-cryptography", "python3-cffi-backend", "pytho
                           "python3-decorator"]
 
 
-def debian_python3():
-    """``(argv, env)`` running Debian's /usr/bin/python3 with the stdlib and ONLY the libraries the
-    cert_rotation role installs on the edge host (the packages above, unpacked into .cache; ``-S``
-    keeps whatever this machine has in site-packages out). Raises ``RuntimeError`` when impossible."""
+def debian_python3(packages=tuple(DEBIAN_PYTHON_PACKAGES), probe="import cryptography.x509, prometheus_client, yaml"):
+    """``(argv, env)`` running Debian's /usr/bin/python3 with the stdlib and ONLY the libraries a role
+    installs on the host (``packages``, by default the cert_rotation role's, unpacked into .cache;
+    ``-S`` keeps whatever this machine has in site-packages out). ``probe`` must import them.
+    Raises ``RuntimeError`` when impossible."""
     python = "/usr/bin/python3"
     if not os.path.exists(python):
-        raise RuntimeError("%s does not exist: the edge host's interpreter is Debian's python3; run on Debian" % python)
-    unpacked = unpack_debian_packages("debian-python3", DEBIAN_PYTHON_PACKAGES)
+        raise RuntimeError("%s does not exist: the hosts' interpreter is Debian's python3; run on Debian" % python)
+    packages = list(packages)
+    unpacked = unpack_debian_packages("debian-python3" if packages == DEBIAN_PYTHON_PACKAGES else "debian-python3-" + "+".join(packages),
+                                      packages)
     env = {"PYTHONPATH": str(unpacked / "usr" / "lib" / "python3" / "dist-packages")}
     argv = [python, "-S"]
-    probe = subprocess.run(argv + ["-c", "import cryptography.x509, prometheus_client, yaml; print(cryptography.__version__)"],
-                           env=dict(os.environ, **env), capture_output=True, text=True, check=False)
-    if probe.returncode != 0:
-        raise RuntimeError("Debian's python3 cannot import the unpacked %s: %s" % (", ".join(DEBIAN_PYTHON_PACKAGES), probe.stderr))
+    done = subprocess.run(argv + ["-c", probe], env=dict(os.environ, **env), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("Debian's python3 cannot import the unpacked %s: %s" % (", ".join(packages), done.stderr))
     return argv, env
 
 

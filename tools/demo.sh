@@ -37,6 +37,8 @@ molecule_yml:
       image: dind
       published_ports: ["127.0.0.1:$ssh_port:22"]
       capabilities: [SYS_PTRACE]  # health checks (docker exec) of PostgreSQL/MariaDB, whose processes run as another user
+    - name: sq-lab-backup
+      image: systemd
 molecule_instance_config: $demo/instance_config.yml
 EOF
 
@@ -172,6 +174,9 @@ targets=$(in_lab "curl -sf http://127.0.0.1:9090/api/v1/targets | jq -r '.data.a
 rules=$(in_lab "curl -sf http://127.0.0.1:9090/api/v1/rules | jq '[.data.groups[].rules[]] | length'") || die "cannot read the alert rules"
 firing=$(in_lab "curl -sf http://127.0.0.1:9093/api/v2/alerts | jq -r 'map(\"\\(.labels.alertname) (\\(.labels.severity)) \\(.labels.instance // \"\") -> \\(.receivers | map(.name) | join(\",\"))\") | sort | unique | .[]'") \
   || die "Alertmanager does not answer in the lab: docker exec $lab journalctl -u prometheus-alertmanager"
+in_lab 'systemctl start squaremcp-backup.service' \
+  || die "the backup failed: docker exec $lab journalctl -u squaremcp-backup"
+backup=$(in_lab "journalctl -u squaremcp-backup.service -o cat --no-pager -n 40 | grep -E '^(squaremcp-backup backup|  repository )' | tail -n 3")
 time_show=$(since "$start")
 indent() { sed 's/^/    /'; }
 
@@ -211,6 +216,8 @@ $(indent <<<"${firing:-none yet (alerts wait for their for: duration, e.g. Endpo
 sealed  SealedSecrets in the double (values sealed with the controller stand-in's certificate):
 $(indent <<<"$sealed")
         key backup (vault-encrypted): $rel/state/backup/   manifests for git: $rel/state/sealed/
+backup  squaremcp-backup.service (what the daily timer runs) to the local and the SFTP repository (sq-lab-backup):
+$(indent <<<"$backup")
 
 Where to look
   shell         docker exec -it $lab bash
@@ -227,6 +234,7 @@ Where to look
   sealed        docker exec $lab curl -s $api/apis/bitnami.com/v1alpha1/sealedsecrets
   monitoring    docker exec $lab curl -s http://127.0.0.1:9090/api/v1/alerts   (Prometheus; :9093 Alertmanager, :9115 blackbox)
                 docker exec $lab ls /opt/monitoring/prometheus/rules /opt/monitoring/prometheus/file_sd
+  backup        docker exec $lab journalctl -u squaremcp-backup; ansible-playbook -i inventory/lab playbooks/runbooks/restore.yml --check
   logs          $rel/lab-prepare.log $rel/site-run-1.log $rel/site-run-2.log (task times: profile_tasks)
   again         make demo (recreates the lab; DEMO_REUSE=1 keeps it)   remove: tools/demo.sh destroy
 EOF

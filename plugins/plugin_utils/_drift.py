@@ -22,7 +22,7 @@ import os
 import tempfile
 import typing as t
 
-# The collection's file lock (module_utils/io.py; renamed _files.py on the hardening branch: change only here).
+# The collection's file lock (module_utils/_files.py).
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, FileLock
 from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact, redact_text
 

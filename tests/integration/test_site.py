@@ -47,6 +47,8 @@ DEPENDENCIES = (
     ("microk8s", "sealed_secrets"),  # the cluster
     ("traefik", "monitoring"),  # the routes it probes, the internal entry point it scrapes
     ("cert_rotation", "monitoring"),  # the textfile metrics its rules watch
+    ("stacks", "backup"),  # the containers whose databases are dumped inside them
+    ("sealed_secrets", "backup"),  # the key backup it stages
 )
 
 

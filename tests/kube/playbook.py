@@ -35,7 +35,8 @@ class PlaybookResult:
 
 def run_playbook(kube, tmp_path, tasks, check=False, diff=False, play_vars=None, module_defaults=None,
                  extra_args=(), env=None, timeout=300):
-    """Run ``tasks`` on localhost; every kubernetes.core module defaults to the double's kubeconfig.
+    """Run ``tasks`` on localhost; every kubernetes.core module defaults to the double's kubeconfig
+    (``kube=None``: no Kubernetes, a plain localhost play).
 
     ``module_defaults`` adds entries (e.g. ``{"squaremcp.infra.sealed_secret": {"kubeconfig": ...}}``).
     Environment: the checkout's .collections, TMPDIR/ANSIBLE_HOME inside ``tmp_path``, no proxy
@@ -50,7 +51,7 @@ def run_playbook(kube, tmp_path, tasks, check=False, diff=False, play_vars=None,
         "connection": "local",
         "gather_facts": False,
         "vars": dict({"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, **(play_vars or {})),
-        "module_defaults": dict({"group/kubernetes.core.k8s": {"kubeconfig": kube.kubeconfig_path}},
+        "module_defaults": dict({"group/kubernetes.core.k8s": {"kubeconfig": kube.kubeconfig_path}} if kube else {},
                                 **(module_defaults or {})),
         "tasks": tasks,
     }
@@ -67,10 +68,11 @@ def run_playbook(kube, tmp_path, tasks, check=False, diff=False, play_vars=None,
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         "TMPDIR": str(tmp),
-        "KUBECONFIG": kube.kubeconfig_path,
         "no_proxy": "127.0.0.1,localhost",
         "NO_PROXY": "127.0.0.1,localhost",
     })
+    if kube is not None:
+        environment["KUBECONFIG"] = kube.kubeconfig_path
     for name in ("ANSIBLE_CONFIG", "ANSIBLE_CALLBACKS_ENABLED"):
         environment.pop(name, None)
     environment.update(env or {})

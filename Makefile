@@ -17,10 +17,12 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: help venv collections engine images lint yamllint ansible-lint sanity unit integration \
-        repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo build clean
+        repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo demo-ha build clean
 
 help:
-	@echo "make demo       converge a local lab host with site.yml (twice: the second run must change nothing)"
+	@echo "make demo       converge a local lab host with site.yml over SSH (twice: the second run must change nothing)"
+	@echo "                FAST=1: with the Mitogen strategy"
+	@echo "make demo-ha    the same for the multi-host lab (2 edges with a floating IP, 1 monitoring host) + a failover"
 	@echo "make test       the full suite: lint, sanity, unit, integration, every Molecule scenario"
 	@echo "make test-fast  the same without Molecule"
 	@echo "make molecule-<scenario>  one scenario: $(SCENARIOS)"
@@ -78,8 +80,12 @@ test: test-fast molecule
 build: venv collections
 	ansible-galaxy collection build --force --output-path .cache/build .
 
+# FAST=1 (or DEMO_FAST=1): converge with the Mitogen strategy.
 demo: venv collections images
 	tools/demo.sh
+
+demo-ha: venv collections images
+	tools/demo.sh ha
 
 clean:
 	rm -rf .cache .pytest_cache tests/output

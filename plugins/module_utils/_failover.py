@@ -25,15 +25,22 @@ class Link:
     network: str
 
 
+def _virtual_ip(virtual_ip):
+    try:
+        return ipaddress.IPv4Address(str(virtual_ip))
+    except ValueError:
+        raise FailoverError("edge_failover_virtual_ip is %r, not an IPv4 address (e.g. 203.0.113.10)" % (virtual_ip,))
+
+
 def facing_link(routes, virtual_ip):
     """The connected route whose network holds ``virtual_ip``: interface and this host's address there.
 
     ``routes``: the JSON (text or parsed) of ``ip -j -4 route show table main``. The most specific
     connected route wins; the default route never counts (a floating IP must be on a link both edges share).
     """
+    address = _virtual_ip(virtual_ip)
     if isinstance(routes, str):
         routes = json.loads(routes or "[]")
-    address = ipaddress.IPv4Address(virtual_ip)
     best = None
     for route in routes:
         dst, source, device = route.get("dst"), route.get("prefsrc"), route.get("dev")
@@ -60,10 +67,7 @@ def plan(hosts, me, virtual_ip, group="edge"):
     its ``edge_failover_address``, else the one found on the link to the floating IP in this run, else its
     ``ansible_host`` when that is an IPv4 address. Returns ``{"interface", "address", "peers"}``.
     """
-    try:
-        ipaddress.IPv4Address(str(virtual_ip))
-    except ValueError:
-        raise FailoverError("edge_failover_virtual_ip is %r, not an IPv4 address (e.g. 203.0.113.10)" % (virtual_ip,))
+    _virtual_ip(virtual_ip)
     if me not in hosts:
         raise FailoverError("%s is not in the group %s (edge_failover_group)" % (me, group))
     addresses = {}

@@ -71,3 +71,8 @@ def test_refusals_name_the_host_and_the_variable(overrides, me, vip, fragment):
     with pytest.raises(_failover.FailoverError) as error:
         _failover.plan(hosts(**overrides), me, vip)
     assert fragment in str(error.value)
+
+
+def test_a_malformed_floating_ip_is_named_before_the_routes_are_read():
+    with pytest.raises(_failover.FailoverError, match="edge_failover_virtual_ip is '10.231.71', not an IPv4"):
+        _failover.facing_link(ROUTES, "10.231.71")

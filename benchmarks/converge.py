@@ -116,8 +116,8 @@ def main():
         figures[name] = (runs, changed, load)
 
     print("site.yml on the lab (inventory/lab, one host, over SSH); reports in %s" % workdir)
-    print("%-11s %9s %9s %7s %6s %8s %9s %8s" % ("strategy", "first s", "re-run s", "re-run", "tasks", "skipped",
-                                                "s/task", "load 1m"))
+    header = ("strategy", "first s", "re-run s", "re-run", "tasks", "skipped", "s/task", "load 1m")
+    print("%-11s %9s %9s %7s %6s %8s %9s %8s" % header)
     for name, (runs, changed, load) in figures.items():
         (first, _tasks, _stats), (second, tasks, _stats2) = runs
         skipped = sum(1 for task in tasks if task[3] == "skipped")

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # net, labs, demo, rel, run_time, ... are tools/demo.sh's
 # Sourced by tools/demo.sh in its multi-host mode (`make demo-ha`) once site.yml has converged twice:
 # shows the multi-host lab from outside Ansible (the floating IP, a measured failover, the same
 # certificates on both edges) and prints where to look. Uses tools/demo.sh's variables and helpers.
@@ -11,10 +11,16 @@ show_ha() {
       "$(docker exec "$host" systemctl is-active keepalived)" \
       "$(docker exec "$host" grep -h '^squaremcp_edge_failover_master' /var/lib/prometheus/node-exporter/squaremcp_edge_failover.prom)"
   done) || die "cannot read the edges' state"
-  holders=$(for host in "$edge1" "$edge2"; do
-    if docker exec "$host" ip -o -4 addr show to "$vip/32" | grep -q .; then echo "$host"; fi
-  done)
-  [ "$holders" = "$edge1" ] || die "the floating IP $vip should be on $edge1 alone, it is on: ${holders:-nobody}"
+  local tries=0
+  while :; do  # keepalived settles within a few adverts of the last (re)start
+    holders=$(for host in "$edge1" "$edge2"; do
+      if docker exec "$host" ip -o -4 addr show to "$vip/32" | grep -q .; then echo "$host"; fi
+    done)
+    [ "$holders" = "$edge1" ] && break
+    tries=$((tries + 1))
+    [ "$tries" -lt 30 ] || die "the floating IP $vip should be on $edge1 alone, it is on: ${holders:-nobody}"
+    sleep 1
+  done
   # The same certificates on both edges: each runs the sync of its timer against the one cluster.
   certs=$(for host in "$edge1" "$edge2"; do
     docker exec "$host" systemctl start squaremcp-cert-rotation.service \
@@ -23,7 +29,7 @@ show_ha() {
   done)
   [ "$(awk '{ print $2 }' <<<"$certs" | sort -u | wc -l)" = 1 ] || die "the edges serve different certificates: $certs"
   log "stopping $edge1's Traefik and measuring the failover (tools/lab/failover.py)"
-  failover=$(tools/lab/failover.py --probe "$mon" --vip "$vip" --edges "$edge1" "$edge2") \
+  failover=$(python3 tools/lab/failover.py --probe "$mon" --vip "$vip" --edges "$edge1" "$edge2") \
     || die "the failover did not happen: $failover"
   local time_show
   time_show=$(since "$start")
@@ -56,7 +62,7 @@ Where to look
   ssh           ssh -i $rel/lab_ed25519 labadmin@$net.11   (edges .11 .12, monitoring/cluster .21)
   keepalived    docker exec $edge1 journalctl -u keepalived   docker exec $edge1 cat /etc/keepalived/keepalived.conf
   floating IP   docker exec $edge1 ip -4 addr show eth0   docker exec $mon curl -s http://$vip/
-  failover      tools/lab/failover.py --probe $mon --vip $vip --edges $edge1 $edge2 [--stop-instance]
+  failover      python3 tools/lab/failover.py --probe $mon --vip $vip --edges $edge1 $edge2 [--stop-instance]
   firewall      docker exec $edge1 nft list table inet squaremcp_filter   (VRRP from the lab network)
   logs          $rel/lab-prepare.log $rel/site-run-1.log $rel/site-run-2.log
   again         make demo-ha (recreates the lab; DEMO_REUSE=1 keeps it)   remove: tools/demo.sh ha destroy

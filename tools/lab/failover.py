@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Measure the edge failover of a lab (make demo-ha, Molecule scenario platform) from outside Ansible.
 
-    tools/lab/failover.py --probe sq-lab-mon-1 --vip 10.231.72.100 --edges sq-lab-edge-1 sq-lab-edge-2 \
+    python3 tools/lab/failover.py --probe sq-lab-mon-1 --vip 10.231.72.100 --edges sq-lab-edge-1 sq-lab-edge-2 \
         [--stop-traefik | --stop-instance] [--timeout 30]
 
 Every step is seen from the probe host (a container on the same network as the edges): it asks

@@ -15,10 +15,17 @@ import sys
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFmlr3JRo8SMq4o8iKyy1JV+cBvXGzBiIzJFMn3W0kgD ops@laptop"
 ADMIN = {"name": "ops", "ssh_keys": [KEY]}
+
+RSA_2048 = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
+    serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " old@laptop"
+ECDSA = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+    serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " yubikey@laptop"
 
 PRODUCTION_VARS = yaml.safe_load((ROOT / "inventory/production/group_vars/docker_hosts/host.yml").read_text())
 
@@ -52,6 +59,22 @@ CASES = {
         "sets ip-forward or iptables to false"),
     "unknown_engine": ({"host_admin_users": [ADMIN], "host_docker_engine": "podman"},
                        "value of host_docker_engine must be one of: docker.io, docker-ce, got: podman"),
+    "admin_rsa_key_too_short": (
+        {"host_admin_users": [{"name": "ops", "ssh_keys": [RSA_2048]}]},
+        'sshd would refuse the ssh-rsa key "old@laptop" (2048 bits) of ops: RSA keys need 3072 bits or more '
+        "(host_ssh_required_rsa_size)"),
+    "admin_rsa_key_allowed_when_relaxed": (
+        {"host_admin_users": [{"name": "ops", "ssh_keys": [RSA_2048]}], "host_ssh_required_rsa_size": 2048}, None),
+    "admin_ecdsa_key_not_accepted": ({"host_admin_users": [{"name": "ops", "ssh_keys": [KEY, ECDSA]}]},
+                                     '"yubikey@laptop" (256 bits) of ops: host_ssh_pubkey_accepted_algorithms does not '
+                                     "list ecdsa-sha2-nistp256"),
+    "admin_ecdsa_key_accepted_when_listed": (
+        {"host_admin_users": [{"name": "ops", "ssh_keys": [ECDSA]}],
+         "host_ssh_pubkey_accepted_algorithms": ["ssh-ed25519", "ecdsa-sha2-nistp256"]}, None),
+    "sysctl_forwarding_off": ({"host_admin_users": [ADMIN], "host_sysctl_extra_settings": {"net.ipv4.conf.all.forwarding": 0}},
+                              "set net.ipv4.conf.all.forwarding to 0: Docker routes every container's traffic"),
+    "sysctl_forwarding_off_without_docker": (
+        {"host_admin_users": [ADMIN], "host_docker_enabled": False, "host_sysctl_settings": {"net.ipv4.ip_forward": 0}}, None),
     "rule_without_port": ({"host_admin_users": [ADMIN], "host_firewall_allowed_tcp": [{"sources": []}]},
                           "missing required arguments: port"),
 }

@@ -20,7 +20,9 @@ PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory"
         repo-check molecule $(addprefix molecule-,$(SCENARIOS)) test test-fast demo build clean drift
 
 help:
-	@echo "make demo       converge a local lab host with site.yml (twice: the second run must change nothing)"
+	@echo "make demo       converge a local lab host with site.yml over SSH (twice: the second run must change nothing)"
+	@echo "                FAST=1: with the Mitogen strategy"
+	@echo "make demo-ha    the same for the multi-host lab (2 edges with a floating IP, 1 monitoring host) + a failover"
 	@echo "make test       the full suite: lint, sanity, unit, integration, every Molecule scenario"
 	@echo "make test-fast  lint, sanity, unit and the integration tests not marked slow (minutes)"
 	@echo "make molecule-<scenario>  one scenario: $(SCENARIOS)"
@@ -88,6 +90,7 @@ test: lint sanity unit integration molecule
 build: venv collections
 	ansible-galaxy collection build --force --output-path .cache/build .
 
+# FAST=1 (or DEMO_FAST=1): converge with the Mitogen strategy.
 demo: venv collections images
 	tools/demo.sh
 
@@ -95,6 +98,8 @@ demo: venv collections images
 INVENTORY ?= inventory/lab
 drift: venv collections
 	tools/drift-check -i $(INVENTORY)
+demo-ha: venv collections images
+	tools/demo.sh ha
 
 clean:
 	rm -rf .cache .pytest_cache tests/output

@@ -1,26 +1,56 @@
 #!/usr/bin/env bash
-# make demo: start the lab host (inventory/lab), prepare the stand-ins for what cannot run here,
-# converge it with site.yml twice (every layer: host, edge, stacks, k8s, sealed_secrets, monitoring), fail when the second
-# run changes anything, then show each layer working and print the recaps, the wall times per layer
+# make demo: start the lab host (inventory/lab), prepare it as a hosting provider delivers a server
+# plus the stand-ins for what cannot run here, converge it with site.yml twice over SSH (every layer:
+# host, edge, stacks, edge failover, k8s, sealed_secrets, monitoring, drift_check, backup), fail when the
+# second run changes anything, then show each layer working and print the recaps, the wall times per layer
 # and where to look.
 #   tools/demo.sh                recreate the lab container (and its stand-in state), then converge
 #   DEMO_REUSE=1 tools/demo.sh   keep a running lab container (faster; converges an existing host)
+#   FAST=1 tools/demo.sh         converge with the Mitogen strategy (`make demo FAST=1`; DEMO_FAST=1 too)
+#   tools/demo.sh up             only create and prepare the lab (benchmarks/converge.py converges it)
 #   tools/demo.sh destroy        remove the lab container and its stand-in state
-# The container is started by molecule/_shared/create.yml, the same spec as every Molecule instance
-# (systemd, Docker-in-Docker flags), from the dind image: Docker must run in the lab before site.yml so
-# that the Traefik stand-in image can be built there (the host layer then converges that engine, as it
-# does on production's existing one). sshd is published on 127.0.0.1:DEMO_SSH_PORT.
-# tools/lab/prepare.yml starts the stand-ins; the lab's secrets are vault-encrypted fake values whose
-# test-only password is inventory/lab/.vault-password.test-only.
+#   tools/demo.sh ha [up|destroy]  the same for the multi-host lab (`make demo-ha`, inventory/lab-ha):
+#                  two edges sharing a floating IP (keepalived) and a monitoring/cluster host; after
+#                  converging it stops the first edge's Traefik and measures the failover.
+# The containers are started by molecule/_shared/create.yml, the same spec as every Molecule instance
+# (systemd, Docker-in-Docker flags); edges from the dind image: Docker must run there before site.yml
+# so that the Traefik stand-in image can be built (the host layer then converges that engine, as it
+# does on production's existing one). The single lab publishes sshd on 127.0.0.1:DEMO_SSH_PORT; the
+# multi-host lab's hosts have fixed addresses on their network (10.231.72.0/24), reached directly.
+# tools/lab/prepare.yml runs through `docker exec` (tools/lab/docker-connection.yml): the admin account
+# with the lab key, then the stand-ins. site.yml logs in over SSH as that admin with pipelining and
+# ControlPersist (inventory/lab/group_vars/managed_hosts/connection.yml), as on production. The lab's
+# secrets are vault-encrypted fake values whose test-only password is inventory/lab/.vault-password.test-only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH=$root/.venv/bin:$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
-export MOLECULE_SCENARIO_NAME=lab  # create.yml labels the container with it
 export ANSIBLE_VAULT_PASSWORD_FILE=$root/inventory/lab/.vault-password.test-only
-lab=sq-lab-1
+ha=${DEMO_HA:-0}
+if [ "${1:-}" = ha ]; then ha=1; shift; fi
 ssh_port=${DEMO_SSH_PORT:-2222}
-rel=.cache/demo  # git-ignored: key pair, logs, state/ (TLS secrets, controller keys, sealed manifests, key backup)
+if [ "$ha" = 1 ]; then
+  export MOLECULE_SCENARIO_NAME=lab-ha  # create.yml names the network molecule-lab-ha and labels with it
+  inventory=inventory/lab-ha
+  rel=.cache/demo-ha  # git-ignored: key pair, logs, state/
+  labs=(sq-lab-edge-1 sq-lab-edge-2 sq-lab-mon-1)
+  net=10.231.72
+  platforms="
+    - {name: sq-lab-edge-1, image: dind, ipv4_address: $net.11}
+    - {name: sq-lab-edge-2, image: dind, ipv4_address: $net.12}
+    - {name: sq-lab-mon-1, image: systemd, ipv4_address: $net.21}"
+else
+  export MOLECULE_SCENARIO_NAME=lab  # create.yml labels the container with it
+  inventory=inventory/lab
+  rel=.cache/demo  # git-ignored: key pair, logs, state/ (TLS secrets, controller keys, sealed manifests, key backup)
+  labs=(sq-lab-1 sq-lab-backup)
+  # capabilities: health checks (docker exec) of PostgreSQL/MariaDB, whose processes run as another user;
+  # sq-lab-backup: the SFTP server of the off-host backup repository
+  platforms="
+    - {name: sq-lab-1, image: dind, published_ports: ['127.0.0.1:$ssh_port:22'], capabilities: [SYS_PTRACE]}
+    - {name: sq-lab-backup, image: systemd}"
+fi
+lab=${labs[0]}
 demo=$root/$rel
 mkdir -p "$demo"
 
@@ -32,20 +62,14 @@ in_lab() { docker exec "$lab" bash -c "$1"; }
 
 cat >"$demo/lab-platform.yml" <<EOF
 molecule_yml:
-  platforms:
-    - name: $lab
-      image: dind
-      published_ports: ["127.0.0.1:$ssh_port:22"]
-      capabilities: [SYS_PTRACE]  # health checks (docker exec) of PostgreSQL/MariaDB, whose processes run as another user
-    - name: sq-lab-backup
-      image: systemd
+  platforms:$platforms
 molecule_instance_config: $demo/instance_config.yml
 EOF
 
 lab_playbook() {  # create|destroy|prepare
   local args=(-i "localhost," -e "@$demo/lab-platform.yml" "molecule/_shared/$1.yml")
-  [ "$1" = prepare ] && args=(-i inventory/lab tools/lab/prepare.yml)
-  ansible-playbook "${args[@]}" >"$demo/lab-$1.log" 2>&1 \
+  [ "$1" = prepare ] && args=(-i "$inventory" -i tools/lab/docker-connection.yml tools/lab/prepare.yml)
+  ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true ansible-playbook "${args[@]}" >"$demo/lab-$1.log" 2>&1 \
     || { tail -40 "$demo/lab-$1.log" >&2; die "lab $1 failed, see $rel/lab-$1.log"; }
 }
 
@@ -77,13 +101,18 @@ layers() {
     }' "$1"
 }
 
+strategy="SSH, pipelining, ControlPersist" strategy_env=()
+if [ "${FAST:-${DEMO_FAST:-0}}" = 1 ]; then
+  strategy="SSH, Mitogen strategy (mitogen_linear)"
+  strategy_env=(ANSIBLE_STRATEGY=mitogen_linear "ANSIBLE_STRATEGY_PLUGINS=$(tools/mitogen.sh)")
+fi
 run_time=()
 converge() {  # run number
   local logfile=$demo/site-run-$1.log start
   start=$(now)
-  log "run $1: ansible-playbook site.yml -i inventory/lab (log: $rel/site-run-$1.log)"
-  if ! ANSIBLE_CALLBACKS_ENABLED=ansible.builtin.timer,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15 \
-      ansible-playbook site.yml -i inventory/lab >"$logfile" 2>&1; then
+  log "run $1: ansible-playbook site.yml -i $inventory over $strategy (log: $rel/site-run-$1.log)"
+  if ! env "${strategy_env[@]}" ANSIBLE_CALLBACKS_ENABLED=ansible.builtin.timer,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15 \
+      ansible-playbook site.yml -i "$inventory" >"$logfile" 2>&1; then
     tail -60 "$logfile" >&2
     die "run $1 failed, see $rel/site-run-$1.log"
   fi
@@ -106,22 +135,27 @@ if [ ! -s "$demo/lab_ed25519" ]; then
 fi
 
 start=$(now)
-if [ "${DEMO_REUSE:-0}" = 1 ] && [ "$(docker inspect -f '{{.State.Running}}' "$lab" 2>/dev/null)" = true ]; then
-  log "reusing the running $lab"
+running=$(docker inspect -f '{{.State.Running}}' "${labs[@]}" 2>/dev/null | sort -u || true)
+if [ "${DEMO_REUSE:-0}" = 1 ] && [ "$running" = true ]; then
+  log "reusing the running ${labs[*]}"
 else
   lab_playbook destroy
   forget_state
-  if (exec 3<>"/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null; then
+  if [ "$ha" = 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null; then
     die "127.0.0.1:$ssh_port is taken: run with DEMO_SSH_PORT=<free port>"
   fi
-  log "starting $lab from squaremcp/dind:current (Docker-in-Docker flags)"
+  log "starting ${labs[*]} (edges from squaremcp/dind:current with the Docker-in-Docker flags)"
   lab_playbook create
 fi
 time_create=$(since "$start")
 start=$(now)
-log "preparing the stand-ins: Traefik image, Kubernetes double, Sealed Secrets controller (log: $rel/lab-prepare.log)"
+log "preparing the lab through docker exec: admin account with the lab key, Traefik image, Kubernetes double, Sealed Secrets controller (log: $rel/lab-prepare.log)"
 lab_playbook prepare
 time_prepare=$(since "$start")
+if [ "${1:-}" = up ]; then
+  log "lab up (created in ${time_create}s, prepared in ${time_prepare}s): ansible-playbook site.yml -i $inventory"
+  exit 0
+fi
 
 converge 1
 converge 2
@@ -133,6 +167,14 @@ if [ "$changes" != 0 ]; then
   log "run 2 changed $changes task(s), the playbooks are not idempotent:"
   awk '/^TASK \[/ { task = $0 } /^changed:/ { print "  " task }' "$demo/site-run-2.log" | sort -u >&2
   exit 1
+fi
+
+indent() { sed 's/^/    /'; }
+if [ "$ha" = 1 ]; then
+  # shellcheck source=tools/lab/demo-ha.sh
+  . tools/lab/demo-ha.sh
+  show_ha
+  exit 0
 fi
 
 # Each layer, seen from outside Ansible. Every probe must answer, or the demo fails.
@@ -178,11 +220,11 @@ in_lab 'systemctl start squaremcp-backup.service' \
   || die "the backup failed: docker exec $lab journalctl -u squaremcp-backup"
 backup=$(in_lab "journalctl -u squaremcp-backup.service -o cat --no-pager -n 40 | grep -E '^(squaremcp-backup backup|  repository )' | tail -n 3")
 time_show=$(since "$start")
-indent() { sed 's/^/    /'; }
 
 cat <<EOF
 
-== make demo: $lab converged with site.yml (host, edge, stacks, k8s, sealed_secrets, monitoring), second run changed nothing ==
+== make demo: $lab converged with site.yml (every layer), second run changed nothing ==
+converged over $strategy
 run 1  $(recap "$demo/site-run-1.log")   ${run_time[1]}s
 $(layers "$demo/site-run-1.log")
 run 2  $(recap "$demo/site-run-2.log")   ${run_time[2]}s

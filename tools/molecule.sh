@@ -6,5 +6,8 @@ scenario=$1
 cd "$root"
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 start=$(date +%s)
+# Mitogen strategy plugins, for scenarios that converge with it (platform).
+SQUAREMCP_MITOGEN_STRATEGY_PLUGINS=$(tools/mitogen.sh)
+export SQUAREMCP_MITOGEN_STRATEGY_PLUGINS
 molecule -c molecule/_shared/base.yml test -s "$scenario" </dev/null
 echo "[molecule] $scenario passed in $(( $(date +%s) - start ))s"

@@ -38,7 +38,7 @@ fi
 
 rm -rf "$tree/squaremcp"
 mkdir -p "$tree/squaremcp/infra"
-(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$tree/squaremcp/infra")
+(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp -P --parents -t "$tree/squaremcp/infra")
 for ns in ansible community kubernetes; do
   ln -sfn "$root/.collections/ansible_collections/$ns" "$tree/$ns"
 done

@@ -35,7 +35,11 @@ BIN = pathlib.Path(sys.executable).parent
 PLAYBOOKS = ROOT / "playbooks"
 PRODUCTION = ROOT / "inventory/production"
 LAB = ROOT / "inventory/lab"
+HA_EXAMPLE = ROOT / "inventory/ha-example"  # production's values on a split platform (2 edges, 3 k8s nodes)
+LAB_HA = ROOT / "inventory/lab-ha"  # the lab's values on three hosts (make demo-ha, Molecule platform)
 LAB_VAULT_PASSWORD = LAB / ".vault-password.test-only"
+INVENTORIES = [PRODUCTION, LAB, HA_EXAMPLE, LAB_HA]
+INVENTORY_IDS = ["production", "lab", "ha-example", "lab-ha"]
 NO_TAG = "squaremcp_site_argument_specs_only"  # no task carries it: only `always` tasks run
 VALIDATION_TASK = re.compile(r"^squaremcp\.infra\.(\w+) : Validating arguments against arg spec 'main'")
 # Roles that must run after others (what the later one needs from the earlier one).
@@ -44,6 +48,7 @@ DEPENDENCIES = (
     ("traefik", "cert_rotation"),  # Traefik's dynamic/ directory and the tree certs/ lives in
     ("host", "stacks"),  # Docker, Compose and the external networks
     ("traefik", "stacks"),  # the edge that routes to the stacks (security-headers@file, the networks it joins)
+    ("traefik", "edge_failover"),  # the Traefik container whose health check moves the floating IP
     ("microk8s", "sealed_secrets"),  # the cluster
     ("traefik", "monitoring"),  # the routes it probes, the internal entry point it scrapes
     ("cert_rotation", "monitoring"),  # the textfile metrics its rules watch
@@ -87,7 +92,7 @@ def test_site_applies_every_role_in_dependency_order():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("inventory", [PRODUCTION, LAB], ids=["production", "lab"])
+@pytest.mark.parametrize("inventory", INVENTORIES, ids=INVENTORY_IDS)
 def test_syntax(inventory):
     layers = sorted({playbook for playbook, _hosts, _roles in layer_plays()})
     playbooks = ["site.yml", "playbooks/site.yml"] + ["playbooks/" + name for name in layers]
@@ -96,15 +101,35 @@ def test_syntax(inventory):
     assert result.stdout.count("playbook: ") == len(playbooks), result.stdout
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("inventory", [PRODUCTION, LAB], ids=["production", "lab"])
-def test_every_layer_has_hosts(inventory):
+def layer_hosts(inventory):
+    """{play's host pattern: hosts it selects} for the layer plays (group unions and [N] subscripts)."""
     result = run(["ansible-inventory", "-i", str(inventory), "--list"])
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
+    selected = {}
+    for _playbook, pattern, _roles in layer_plays():
+        hosts = []
+        for part in pattern.split(":"):
+            group, _bracket, index = part.partition("[")
+            members = listing.get(group, {}).get("hosts", [])
+            hosts += members[int(index.rstrip("]")):][:1] if index else members
+        selected[pattern] = hosts
+    return selected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inventory", INVENTORIES, ids=INVENTORY_IDS)
+def test_every_layer_has_hosts(inventory):
     for playbook, pattern, _roles in layer_plays():
-        hosts = {host for group in pattern.split(":") for host in listing.get(group, {}).get("hosts", [])}
-        assert hosts, "%s: no host in %s of %s" % (playbook, pattern, inventory.name)
+        assert layer_hosts(inventory)[pattern], "%s: no host in %s of %s" % (playbook, pattern, inventory.name)
+
+
+def test_the_split_inventories_spread_the_layers_over_several_hosts():
+    """Nothing assumes one host: several edges, the cluster's API on one of three nodes, monitoring apart."""
+    hosts = layer_hosts(HA_EXAMPLE)
+    assert len(hosts["edge"]) == 2 and len(hosts["k8s_control_plane:k8s_workers"]) == 3
+    assert hosts["k8s_control_plane[0]"] == ["k8s-1"]
+    assert len(layer_hosts(LAB_HA)["edge"]) == 2
 
 
 def validation_playbook(tmp_path):
@@ -142,23 +167,26 @@ def vault_placeholders(tmp_path):
     return path
 
 
-def assert_every_role_validated(result, outcomes, host):
+def assert_every_role_validated(result, outcomes, inventory):
     failures = {key: outcome.get("msg") for key, outcome in outcomes.items() if outcome.get("failed")}
     assert result.returncode == 0 and not failures, failures or result.stderr[-3000:]
-    applied = [role for _playbook, _hosts, roles in layer_plays() for role in roles]
-    assert sorted(outcomes) == sorted((role, host) for role in applied)
+    selected = layer_hosts(inventory)
+    expected = {(role, host) for _playbook, pattern, roles in layer_plays() for role in roles for host in selected[pattern]}
+    assert sorted(outcomes) == sorted(expected)
 
 
 @pytest.mark.slow
-def test_production_values_pass_every_role_argument_spec(tmp_path):
-    result, outcomes = validate(tmp_path, PRODUCTION, "-e", "@%s" % vault_placeholders(tmp_path))
-    assert_every_role_validated(result, outcomes, "squaremcp-prod-1")
+@pytest.mark.parametrize("inventory", [PRODUCTION, HA_EXAMPLE], ids=["production", "ha-example"])
+def test_production_values_pass_every_role_argument_spec(tmp_path, inventory):
+    result, outcomes = validate(tmp_path, inventory, "-e", "@%s" % vault_placeholders(tmp_path))
+    assert_every_role_validated(result, outcomes, inventory)
 
 
 @pytest.mark.slow
-def test_lab_values_pass_every_role_argument_spec(tmp_path):
-    result, outcomes = validate(tmp_path, LAB, "--vault-password-file", str(LAB_VAULT_PASSWORD))
-    assert_every_role_validated(result, outcomes, "sq-lab-1")
+@pytest.mark.parametrize("inventory", [LAB, LAB_HA], ids=["lab", "lab-ha"])
+def test_lab_values_pass_every_role_argument_spec(tmp_path, inventory):
+    result, outcomes = validate(tmp_path, inventory, "--vault-password-file", str(LAB_VAULT_PASSWORD))
+    assert_every_role_validated(result, outcomes, inventory)
 
 
 # host name -> (its variables, the role whose validation must refuse them, a fragment of the message)
@@ -173,23 +201,26 @@ BROKEN = {
 }
 
 
-def host_groups(group):
-    """Every group below ``group`` (nested children included) that lists hosts."""
-    for child in (group.get("children") or {}).values():
+def host_groups_named(group):
+    """(name, group) of every group below ``group`` (nested children included) that lists hosts."""
+    for name, child in (group.get("children") or {}).items():
         if child.get("hosts") is not None:
-            yield child
-        yield from host_groups(child)
+            yield name, child
+        yield from host_groups_named(child)
 
 
 @pytest.mark.slow
 def test_broken_production_values_fail(tmp_path):
     """The same run on a copy of production with broken hosts beside the real one (a failed host
-    leaves the run, so each breaks the role of a later layer than the one before)."""
+    leaves the run, so each breaks the role of a later layer than the one before). The Sealed Secrets
+    layer runs on the first control-plane node only, so the host that breaks it comes first there."""
     inventory = tmp_path / "inventory"
     shutil.copytree(PRODUCTION, inventory)
     hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
-    for group in host_groups(hosts["all"]):
+    for name, group in host_groups_named(hosts["all"]):
         group["hosts"].update(dict.fromkeys(BROKEN))
+        if name == "k8s_control_plane":
+            group["hosts"] = dict(dict.fromkeys(["secret-without-namespace"]), **group["hosts"])
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     (inventory / "host_vars").mkdir()
     for host, (variables, _role, _fragment) in BROKEN.items():

@@ -1,0 +1,16 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Jinja2 filters over module_utils/_packages.py (each documented in <name>.yml)."""
+
+from __future__ import annotations
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import _packages
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "dpkg_query_argv": _packages.query_argv,
+            "packages_missing": _packages.missing,
+        }

@@ -14,7 +14,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PRODUCTION = ROOT / "inventory" / "production"
-VAULT_KEY = re.compile(r"\bvault_[a-z0-9_]+\b")
+VAULT_KEY = re.compile(r"\bvault_[a-z0-9_]+\b(?!\.yml)")  # not a vault file named in a comment
 
 
 def referenced_keys():

@@ -66,8 +66,8 @@ attributes:
     support: full
     description: Builds the report and returns it; writes nothing.
   diff_mode:
-    support: none
-    description: Reports are files of the control host's report directory; no diff is shown.
+    support: full
+    description: Shows the Markdown report as a new file (every run writes a new pair of files).
   platform:
     support: full
     description: Runs where Python runs; the runbooks run it on the control host.
@@ -177,16 +177,19 @@ def main():
                               params["expected"], params["data_after"], params["repair"], previous, params["mode"],
                               params["inventory"], finished=moment)
     json_path, markdown_path = report_lib.paths(directory, runbook, moment)
+    markdown = report_lib.render_markdown(report)
     try:
         written = io.write_files(module, [
             {"path": json_path, "content": report_lib.render_json(report).encode("utf-8"), "mode": "0640"},
-            {"path": markdown_path, "content": report_lib.render_markdown(report).encode("utf-8"), "mode": "0640"}])
+            {"path": markdown_path, "content": markdown.encode("utf-8"), "mode": "0640"}])
     except io.FileError as exc:
         module.fail_json(msg="the report was not written to %s: %s" % (directory, exc), summary=report["summary"])
     module.exit_json(changed=written["changed"], ok=report["ok"], findings=report["findings"],
                      resolved=report.get("resolved"), still_wrong=report.get("still_wrong"), new=report.get("new"),
                      summary=report["summary"], previous=report["previous"], json_path=json_path,
-                     markdown_path=markdown_path)
+                     markdown_path=markdown_path,
+                     **({"diff": {"before": "", "after": markdown, "before_header": markdown_path,
+                                  "after_header": markdown_path}} if module._diff else {}))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ attributes:
     support: full
     description: Read-only; the same in check mode.
   diff_mode:
-    support: none
+    support: N/A
     description: Reads only; there is nothing to show a diff of.
   platform:
     support: full

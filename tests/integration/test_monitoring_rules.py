@@ -7,10 +7,13 @@ stays silent when it should not, on series shaped like what really produces them
   blackbox.yml against local TLS servers (certificates from tests/certs_factory.py expiring in 5, 2 and
   90 days; a 500; Hermes' /health with status ok and degraded), relabelled as the role's blackbox job
   does; only the expiry is moved to promtool's clock (which starts at 1970);
-* textfile metrics of the stacks watchdog, drift check and ingress audit come from
-  tests/fixtures/monitoring/textfile/<writer>/<scenario>.prom (see its README: replace them with the
-  writers' real output when those land); the certificate rotation's rules are tested on its real
-  output in test_cert_rotation_alerts.py;
+* the stacks watchdog's textfile is what its real writer produces: the watchdog entry point's Recorder
+  (roles/stacks/files/squaremcp_stack_watchdog.py), fed with ServiceStatus entries that _stacks builds
+  from `docker inspect` documents, with the maintenance flag as a real file, written through
+  ProcessFileOps and read back from disk;
+* textfile metrics of the drift check and ingress audit come from
+  tests/fixtures/monitoring/textfile/<writer>/<scenario>.prom (see its README); the certificate
+  rotation's rules are tested on its real output in test_cert_rotation_alerts.py;
 * node exporter, Traefik and `up` series carry the labels those targets really expose.
 
 A coverage check makes sure no alert of the rule files goes untested either way. Alertmanager's
@@ -20,10 +23,12 @@ routing of the same alerts is checked with `amtool config routes test`.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +38,7 @@ import pytest
 import yaml
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _monitoring as mon
+from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks
 from tests.certs_factory import CertFactory, cert_pem
 from tests.integration.monitoring_lab import free_port
 from tests.unit.test_monitoring_config import options
@@ -40,7 +46,9 @@ from tests.unit.test_monitoring_config import options
 ROOT = Path(__file__).resolve().parents[2]
 RULES = sorted((ROOT / "roles" / "monitoring" / "files" / "rules").glob("*.rules.yml"))
 TEXTFILE = ROOT / "tests" / "fixtures" / "monitoring" / "textfile"
+WATCHDOG = ROOT / "roles" / "stacks" / "files" / "squaremcp_stack_watchdog.py"
 CERT_RULES = "squaremcp_certificates.rules.yml"  # tested in test_cert_rotation_alerts.py
+OWN_TESTS = {CERT_RULES, "backup.rules.yml"}  # the backup rules: test_backup_alerts.py
 NODE = {"instance": "squaremcp-prod-1:9100", "job": "node"}
 DAY = 86400
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -92,6 +100,63 @@ def promtool_test(promtool, tmp_path, tests):
     path = tmp_path / "monitoring-tests.yml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
     return subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, check=False)
+
+
+# --- the stacks watchdog's real output -----------------------------------------------------------
+
+def container(service, state="running", health="healthy", exit_code=0, restarts=0):
+    """A `docker inspect` document of a Compose container (the fields _stacks reads)."""
+    attrs = {"Id": service.encode().hex().ljust(12, "0")[:12], "Name": "/%s-1" % service, "RestartCount": restarts,
+             "State": {"Status": state, "ExitCode": exit_code, "StartedAt": "2026-12-01T00:00:00Z"},
+             "Config": {"Env": [], "Healthcheck": {"Test": ["CMD", "probe"]}}}
+    if state == "running":
+        attrs["State"]["Health"] = {"Status": health, "FailingStreak": 0 if health == "healthy" else 5,
+                                    "Log": [{"ExitCode": 0 if health == "healthy" else 1, "Output": "probe"}]}
+    return attrs
+
+
+STACK_SCENARIOS = {  # scenario: ({(stack, service): inspect document}, stacks with the maintenance flag set)
+    "healthy": ({}, ()),
+    # the watchdog's restore failed: hermes-mcp stays exited (and Docker restarted it twice before)
+    "stopped": ({("hermes", "hermes-mcp"): container("hermes-mcp", "exited", exit_code=137, restarts=2)}, ()),
+    "unhealthy": ({("fetcherpay", "postgres"): container("postgres", health="unhealthy")}, ()),
+    "maintenance": ({("hermes", "hermes-mcp"): container("hermes-mcp", "exited", exit_code=0)}, ("hermes",)),
+}
+
+
+def watchdog_textfile(tmp_path, scenario):
+    """The textfile the watchdog writes for ``scenario``, as its Recorder writes it (the last write of a run)."""
+    spec = importlib.util.spec_from_file_location("squaremcp_stack_watchdog_%s" % scenario, WATCHDOG)
+    watchdog = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(watchdog)
+    faults, flagged = STACK_SCENARIOS[scenario]
+    directory = Path(tempfile.mkdtemp(prefix="watchdog-%s-" % scenario, dir=tmp_path))
+    (directory / "maintenance").mkdir()
+    for stack in flagged:
+        (directory / "maintenance" / stack).touch()
+    redact = stacks.Redactor([])
+    statuses = [stacks.status_from_inspect(stack, service, faults.get((stack, service)) or container(service), redact)
+                for stack, service in (("fetcherpay", "api"), ("fetcherpay", "postgres"), ("hermes", "hermes-mcp"))]
+    recorder = watchdog.Recorder(str(directory / "squaremcp_stacks.prom"), str(directory / "state.json"),
+                                 ["fetcherpay", "hermes"], str(directory / "maintenance"))
+    recorder.write(statuses, success=all(s.ok for s in statuses))
+    return (directory / "squaremcp_stacks.prom").read_text()
+
+
+def test_the_watchdog_textfile_carries_the_scenarios(tmp_path):
+    """The generated snapshots hold what the scenarios say (so the rule test below cannot pass on empty input)."""
+    def samples(scenario):
+        return {(m.group("name"), m.group("labels") or ""): float(m.group("value"))
+                for m in map(SAMPLE.match, watchdog_textfile(tmp_path, scenario).splitlines()) if m}
+
+    hermes = 'service="hermes-mcp",stack="hermes"'
+    postgres = 'service="postgres",stack="fetcherpay"'
+    assert samples("healthy")[("squaremcp_stack_service_up", hermes)] == 1
+    assert samples("stopped")[("squaremcp_stack_service_up", hermes)] == 0
+    assert samples("stopped")[("squaremcp_stack_service_restarts_total", hermes)] == 2
+    assert samples("unhealthy")[("squaremcp_stack_service_up", postgres)] == 1
+    assert samples("unhealthy")[("squaremcp_stack_service_healthy", postgres)] == 0
+    assert samples("maintenance")[("squaremcp_stack_maintenance", 'stack="hermes"')] == 1
 
 
 # --- the blackbox exporter's real output ---------------------------------------------------------
@@ -254,8 +319,10 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
         expect("10m", "HostMemoryPressure"), expect("15m", "HostMemoryPressure"),
         expect("21m", "HostMemoryPressure", (dict(NODE, severity="warning"), "squaremcp-prod-1:9100 has only 5% of its memory available"))]})
 
-    # Textfile writers: one test per scenario snapshot
+    # Textfile writers: one test per scenario (the stacks watchdog's real output, the others' snapshots)
     def textfile(writer, scenario, minutes=30):
+        if writer == "stacks":
+            return exposition(watchdog_textfile(tmp_path, scenario), NODE, minutes)
         return exposition((TEXTFILE / writer / (scenario + ".prom")).read_text(), NODE, minutes)
 
     stopped = "Service hermes-mcp of stack hermes on squaremcp-prod-1:9100 is not running and the watchdog could not bring it back " \
@@ -290,7 +357,7 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
     tested = promtool_test(promtool, tmp_path, tests)
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
-    own = set(alerts_in([p for p in RULES if p.name != CERT_RULES]))
+    own = set(alerts_in([p for p in RULES if p.name not in OWN_TESTS]))
     assert expect.fired == own, "alerts never expected to fire: %s" % sorted(own - expect.fired)
     assert expect.silent == own - ALWAYS, "alerts never expected to stay silent: %s" % sorted(own - ALWAYS - expect.silent)
 
@@ -306,6 +373,9 @@ def test_the_certificate_rules_are_covered_by_their_own_test():
     from tests.integration.test_cert_rotation_alerts import ALERTS, RULES as CERT_RULES_PATH
     assert CERT_RULES_PATH.name == CERT_RULES and CERT_RULES_PATH.parent == RULES[0].parent
     assert sorted(ALERTS) == sorted(alerts_in([CERT_RULES_PATH]))
+    from tests.integration.test_backup_alerts import ALERTS as BACKUP_ALERTS, RULES as BACKUP_RULES
+    assert sorted(BACKUP_ALERTS) == sorted(alerts_in([Path(BACKUP_RULES)]))
+    assert {p.name for p in RULES} >= OWN_TESTS
 
 
 @pytest.mark.parametrize("labels, receiver", [

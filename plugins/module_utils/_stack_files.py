@@ -14,18 +14,28 @@ Every file of every stack is staged first and renamed into place only when all a
 declares any more are removed. The result says which services must be recreated: every service
 mounting a changed file secret, the one service of a changed env file -- only for stacks that were
 already deployed (their compose.yml existed).
+
+Every check (names, values, symbolic links, owners, modes) runs before the first directory is created or
+file written, so a refused run leaves everything as it was. A real run holds the stacks' lock file (the one
+the watchdog and stack_health's restore take) while it writes, and may leave a deployment lease beside it
+(``<lock>.deploying``: an epoch deadline) so that the watchdog restores nothing while Compose replaces
+containers; the role removes the lease when ``docker compose up`` is done.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
 import stat
-from typing import Any, Dict, List
+import time
+from typing import Any, Dict, List, Optional
 
 # The shared file helpers (renamed to _files.py on the hardening branch: change this one line).
-from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, read_bytes, remove_files, write_files
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
+    FileError, FileLock, file_ops, read_bytes, remove_files, write_file, write_files)
+from ansible_collections.squaremcp.infra.plugins.module_utils._stack_restore import lease_path
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -87,18 +97,18 @@ def plan(root: str, stack: Dict[str, Any]) -> Planned:
                    keep=keep)
 
 
-def _ensure_dir(module, path: str, mode: int) -> bool:
+def _ensure_dir(ops, path: str, mode: int) -> bool:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        if not module.check_mode:
+        if not ops.check_mode:
             os.mkdir(path, mode)
             os.chmod(path, mode)
         return True
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise StackFilesError("%s exists but is not a directory (a symbolic link is not followed): move it away" % path)
     if stat.S_IMODE(st.st_mode) != mode or st.st_uid != 0 and os.geteuid() == 0:
-        if not module.check_mode:
+        if not ops.check_mode:
             os.chmod(path, mode)
             if os.geteuid() == 0:
                 os.chown(path, 0, 0)
@@ -114,28 +124,55 @@ def _stale_secrets(directory: str, keep: List[str]) -> List[str]:
                   if entry not in keep and not entry.startswith(".") and os.path.isfile(os.path.join(secrets, entry)))
 
 
-def apply(module, root: str, stacks: List[Dict[str, Any]], prune: bool = True) -> Dict[str, Any]:
-    """Write every stack's files; returns changed, written, removed, stacks, recreate and diff."""
+def _directories(root: str, planned: List[Planned]) -> List[tuple]:
+    dirs = [(root, 0o755)]
+    for p in planned:
+        dirs += [(os.path.join(root, p.stack), DIR_MODE), (os.path.join(root, p.stack, "secrets"), SECRETS_DIR_MODE)]
+    return dirs
+
+
+def apply(module, root: str, stacks: List[Dict[str, Any]], prune: bool = True, lock_file: Optional[str] = None,
+          lock_timeout: float = 300, hold_for: int = 0) -> Dict[str, Any]:
+    """Write every stack's files; returns changed, written, removed, stacks, recreate and diff.
+
+    ``lock_file``: held while writing (real runs only); ``hold_for`` > 0 also writes the deployment lease (valid
+    that many seconds) beside it, which is never reported as a change.
+    """
     planned = [plan(root, stack) for stack in stacks]
     names = [p.stack for p in planned]
     if len(set(names)) != len(names):
         raise StackFilesError("a stack is listed twice: %s" % sorted(n for n in names if names.count(n) > 1))
-    before = {f["path"]: read_bytes(f["path"]) for p in planned for f in p.files}
+    ops = file_ops(module)
+    files = [f for p in planned for f in p.files]
+    # Every check first, as in check mode: a refusal must come before the first directory is made or chmod-ed.
+    dry = copy.copy(ops)
+    dry.check_mode = True
+    for path, mode in _directories(root, planned):
+        _ensure_dir(dry, path, mode)
+    write_files(dry, files)
+    if ops.check_mode or not lock_file:
+        return _apply(ops, root, planned, files, prune)
+    with FileLock(lock_file, timeout=lock_timeout):
+        if hold_for > 0:  # first: the watchdog must not act on a half-deployed stack
+            write_file(ops, lease_path(lock_file), b"%d\n" % int(time.time() + hold_for), mode="0644")
+        return _apply(ops, root, planned, files, prune)
+
+
+def _apply(ops, root: str, planned: List[Planned], files: List[Dict[str, Any]], prune: bool) -> Dict[str, Any]:
+    before = {f["path"]: read_bytes(f["path"], follow_symlinks=False) for f in files}
     changed = False
     try:
-        changed |= _ensure_dir(module, root, 0o755)
-        for p in planned:
-            changed |= _ensure_dir(module, os.path.join(root, p.stack), DIR_MODE)
-            changed |= _ensure_dir(module, os.path.join(root, p.stack, "secrets"), SECRETS_DIR_MODE)
+        for path, mode in _directories(root, planned):
+            changed |= _ensure_dir(ops, path, mode)
     except OSError as exc:
         raise StackFilesError("cannot create the stack directories under %s: %s" % (root, exc.strerror or exc))
-    result = write_files(module, [f for p in planned for f in p.files])
+    result = write_files(ops, files)
     written = result["written"]
     changed |= result["changed"]
     removed = []
     if prune:
         for p in planned:
-            removed += remove_files(module, _stale_secrets(os.path.join(root, p.stack), p.keep))
+            removed += remove_files(ops, _stale_secrets(os.path.join(root, p.stack), p.keep))
     changed |= bool(removed)
     report, recreate, diffs = {}, {}, []
     for p in planned:

@@ -16,18 +16,45 @@ healthy (or the deadline passes) before the next level starts:
 * ``wait``      health check starting, or Docker's restart policy is already restarting it
 
 Level k of every project is taken at the same time, so one stack that stays unhealthy does not keep the
-others waiting. Projects with a maintenance flag are reported and left alone.
+others waiting. Projects with a maintenance flag are reported and left alone, and so is every project while a
+deployment holds the stacks: the role's converge writes ``<lock_file>.deploying`` (an epoch deadline) under the
+lock before it writes the stack files and removes it when ``docker compose up`` is done, so the watchdog never
+starts an old container or creates a service that Compose is replacing at that moment.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks
 # The shared file helpers (renamed to _files.py on the hardening branch: change this one line).
-from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, FileLock
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, FileLock, read_bytes
+
+LEASE_SUFFIX = ".deploying"
+
+
+def lease_path(lock_file: str) -> str:
+    """The deployment lease beside the lock file (written by squaremcp.infra.stack_files, read here)."""
+    return lock_file + LEASE_SUFFIX
+
+
+def deployment_hold(lock_file: Optional[str], now: Optional[float] = None) -> Optional[str]:
+    """Why restores must wait (a deployment's lease that has not expired), or None."""
+    if not lock_file:
+        return None
+    path = lease_path(lock_file)
+    try:
+        deadline = float((read_bytes(path) or b"").decode("ascii", "replace").strip() or "0")
+    except (FileError, ValueError):
+        return None
+    now = time.time() if now is None else now
+    if deadline <= now:
+        return None
+    return ("skipped: a deployment (role squaremcp.infra.stacks) holds the stacks for %ds more (%s; delete it only "
+            "if no ansible-playbook run is deploying)" % (int(deadline - now) + 1, os.path.abspath(path)))
 
 RunCommand = Callable[[Sequence[str]], Tuple[int, str, str]]
 
@@ -55,6 +82,12 @@ class Options:
     stop_timeout: int = 10
     lock_file: Optional[str] = "/run/lock/squaremcp-stacks.lock"
     lock_timeout: int = 300
+    # Whose deployment lease to honour; the watchdog, which holds lock_file for its whole run, passes it here.
+    lease_lock_file: Optional[str] = None
+
+    @property
+    def lease_of(self) -> Optional[str]:
+        return self.lease_lock_file or self.lock_file
 
 
 @dataclasses.dataclass
@@ -154,10 +187,15 @@ def _settled(report: stacks.Report, step: List[Action]) -> bool:
 
 def restore(api, found: stacks.Report, options: Options, run_command: RunCommand,
             collect: Callable[[], stacks.Report], check_mode: bool = False,
-            clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Act on ``found`` level by level; ``collect`` re-reads the state while waiting."""
+            clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+            hold: Optional[str] = None) -> Outcome:
+    """Act on ``found`` level by level; ``collect`` re-reads the state while waiting. ``hold`` (a reason)
+    skips every action."""
     steps = plan(found)
     actions = [a for step in steps for a in step]
+    for action in actions:
+        if hold and action.result == "planned":
+            action.result = hold
     if check_mode or not actions:
         return Outcome(found=found, actions=actions, restoring=True)
     deadline = clock() + options.timeout
@@ -190,14 +228,16 @@ def run(api, options: Options, run_command: RunCommand, check_mode: bool = False
     if not options.restore:
         return Outcome(found=found, actions=[a for step in plan(found) for a in step])
     if check_mode or not found.problems:
-        return restore(api, found, options, run_command, collect, check_mode=True)
+        return restore(api, found, options, run_command, collect, check_mode=True,
+                       hold=deployment_hold(options.lease_of))
     lock = FileLock(options.lock_file, timeout=options.lock_timeout) if options.lock_file else None
     try:
         if lock:
             lock.acquire()
         # Another run may have restored things while this one waited for the lock.
         found = collect() if lock else found
-        return restore(api, found, options, run_command, collect, clock=clock, sleep=sleep)
+        return restore(api, found, options, run_command, collect, clock=clock, sleep=sleep,
+                       hold=deployment_hold(options.lease_of))
     except FileError as exc:
         raise stacks.StackError(str(exc))
     finally:

@@ -22,6 +22,9 @@ description:
   - Returns, per stack, which services must be recreated because a secret they use changed (RV(recreate)); only
     stacks whose compose.yml existed before are listed (a first deployment starts everything anyway).
   - Secret values are C(no_log) options; they never appear in the result, the diff or an error.
+  - Every check (names, values, symbolic links, owners, modes) runs before anything is created or written, so a refused
+    run leaves every file and directory as it was. Nothing is written, chmod-ed or chown-ed through a symbolic link.
+  - A real run holds O(lock_file) (shared with M(squaremcp.infra.stack_health) and the stacks watchdog) while it writes.
   - The role squaremcp.infra.stacks calls it with what it rendered and checked; it is not meant as a general file writer.
 options:
   root:
@@ -101,6 +104,23 @@ options:
     description: Remove files of a stack's C(secrets/) that no secret or env file of the stack names any more.
     type: bool
     default: true
+  lock_file:
+    description:
+      - Lock held while the files are written; the stacks watchdog and M(squaremcp.infra.stack_health)'s restore take
+        the same one. Empty for none. Its directory must exist.
+    type: path
+    default: /run/lock/squaremcp-stacks.lock
+  lock_timeout:
+    description: Seconds to wait for O(lock_file) (a watchdog restore holds it until its services are healthy).
+    type: int
+    default: 300
+  hold_watchdog:
+    description:
+      - When above 0, also write the deployment lease C(<lock_file>.deploying) valid for this many seconds, under the
+        lock and before the files: until it expires or is removed, the watchdog and stack_health's restore act on
+        nothing (Compose is replacing containers). The role removes it after C(docker compose up). Not a change.
+    type: int
+    default: 0
 attributes:
   check_mode:
     support: full
@@ -186,11 +206,17 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(root=dict(type="path", required=True),
                            stacks=dict(type="list", elements="dict", required=True, options=STACK),
-                           prune=dict(type="bool", default=True)),
+                           prune=dict(type="bool", default=True),
+                           lock_file=dict(type="path", default="/run/lock/squaremcp-stacks.lock"),
+                           lock_timeout=dict(type="int", default=300),
+                           hold_watchdog=dict(type="int", default=0)),
         supports_check_mode=True,
     )
+    params = module.params
     try:
-        result = stack_files.apply(module, module.params["root"], module.params["stacks"], module.params["prune"])
+        result = stack_files.apply(module, params["root"], params["stacks"], params["prune"],
+                                   lock_file=params["lock_file"] or None, lock_timeout=params["lock_timeout"],
+                                   hold_for=params["hold_watchdog"])
     except (stack_files.StackFilesError, stack_files.FileError) as exc:
         module.fail_json(msg=str(exc), changed=getattr(exc, "changed", False))
     diffs = result.pop("diff")

@@ -66,7 +66,10 @@ options:
     default: 10
   lock_file:
     description:
-      - Lock shared with the watchdog so a restore by hand and a timer run never act at the same time. Empty for none.
+      - Lock shared with the watchdog and the role's deployment so a restore by hand, a timer run and a converge never
+        act at the same time. Empty for none.
+      - While C(<lock_file>.deploying) holds a future deadline (the role squaremcp.infra.stacks writes it through
+        M(squaremcp.infra.stack_files) and removes it after C(docker compose up)), a restore acts on nothing and says so.
     type: path
     default: /run/lock/squaremcp-stacks.lock
   lock_timeout:
@@ -193,7 +196,8 @@ actions:
     result:
       description: >-
         V(planned) (without O(restore), or in check mode), V(done), C(failed: <reason>), C(skipped: maintenance flag
-        set) or C(skipped: no compose file known ...).
+        set), C(skipped: no compose file known ...) or C(skipped: a deployment ... holds the stacks ...) (while the role
+        squaremcp.infra.stacks deploys, see O(lock_file)).
       type: str
 after:
   description: RV(services) as found after the restore.

@@ -7,7 +7,8 @@ services: db (level 0), cache (level 0, no health check), web (depends on db; it
 side (level 0). Faults: db stopped, cache killed, web unhealthy, side removed. The module reports each,
 plans in check mode without acting, restores in dependency order, is idempotent, honours the maintenance
 flag and never returns the secret. The watchdog (roles/stacks/files, run as the timer runs it) restores and
-writes its metrics on every exit path. Everything the tests create is removed afterwards.
+writes its metrics on every exit path; it restores nothing while a deployment's lease is valid, and a run that
+cannot get the lock writes nothing. Everything the tests create is removed afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -186,8 +188,25 @@ def samples(project):
 
 
 def test_the_watchdog_restores_and_writes_metrics_on_every_exit_path(project):
+    from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileLock
+
     # web was left stopped by the previous test; stop db as well
     docker("stop", "-t", "1", container(project, "db"))
+    # a deployment's lease (stack_files, role squaremcp.infra.stacks): reported, nothing restored
+    lease = project["work"] / "lock.deploying"
+    lease.write_text("%d\n" % (time.time() + 600))
+    held = watchdog(project)
+    lease.unlink()
+    assert held.returncode == 1, held.stdout + held.stderr
+    assert "start %s/db (%s): skipped: a deployment" % (project["name"], container(project, "db")) in held.stdout
+    assert (state(project, "db"), state(project, "web")) == ("exited", "exited")
+    # another run holds the lock: this one gives up and writes nothing (neither metrics nor state)
+    written = {p: p.read_bytes() for p in (project["work"] / "stacks.prom", project["work"] / "state.json")}
+    with FileLock(str(project["work"] / "lock")):
+        busy = watchdog(project, lock_timeout=1)
+    assert busy.returncode == 2 and "another run holds the lock" in busy.stderr, busy.stderr
+    assert {p: p.read_bytes() for p in written} == written
+
     done = watchdog(project)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "start %s/db" % project["name"] in done.stdout

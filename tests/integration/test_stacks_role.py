@@ -121,7 +121,8 @@ def run(name, hosts, *extra):
     """ansible-playbook of the role (tag stacks_deploy) on localhost aliases; ({host: [task results]}, output)."""
     inventory = WORK / ("%s.yml" % name)
     inventory.write_text(yaml.safe_dump({"all": {"hosts": {
-        host: dict(values, stacks_root=str(WORK / "stacks"), ansible_connection="local",
+        host: dict(values, stacks_root=str(WORK / "stacks"), stacks_lock_file=str(WORK / "stacks.lock"),
+                   ansible_connection="local",
                    ansible_python_interpreter=sys.executable)
         for host, values in hosts.items()}}}))
     play = WORK / "play.yml"
@@ -182,6 +183,9 @@ def deployed(tmp_path_factory):
 
 
 def test_the_deployment_is_healthy_and_kept_its_secrets_out_of_files_and_output(deployed):
+    # the deployment lease the watchdog honours was taken and given back
+    assert (WORK / "stacks.lock").exists() and not (WORK / "stacks.lock.deploying").exists()
+    assert "holds the stacks" not in deployed
     compose = (WORK / "stacks" / STACK / "compose.yml").read_text()
     assert "secrets/token" in compose and TOKEN not in compose and API_KEY not in compose
     assert TOKEN not in deployed and API_KEY not in deployed

@@ -116,3 +116,48 @@ def test_a_symlinked_stack_directory_is_refused(tmp_path):
     with pytest.raises(stack_files.StackFilesError, match="is not a directory .a symbolic link is not followed"):
         stack_files.apply(module(), str(root), [stack()])
     assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def test_a_refusal_comes_before_any_directory_is_created_or_chmod_ed(tmp_path):
+    root = tmp_path / "stacks"
+    stack_files.apply(module(), str(root), [stack()])
+    os.chmod(root, 0o711)  # wrong, but a refused run must not fix it either
+    outside = tmp_path / "outside"
+    outside.write_text("not ours\n")
+    os.chmod(outside, 0o600)
+    secret = root / "shop" / "secrets" / "db_password"
+    secret.unlink()
+    secret.symlink_to(outside)
+    before = snapshot(str(tmp_path))
+    second = dict(stack(), name="blog")
+    with pytest.raises(stack_files.FileError, match="is a symbolic link"):
+        stack_files.apply(module(), str(root), [second, stack(db="pw-2")])
+    assert snapshot(str(tmp_path)) == before  # no blog/ directory, root still 0711, the link's target unchanged
+    assert not (root / "blog").exists() and os.readlink(str(secret)) == str(outside)
+
+
+def test_a_real_run_waits_for_the_lock_and_a_timed_out_one_changes_nothing(tmp_path):
+    from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileLock, LockTimeout
+
+    root, lock = str(tmp_path / "stacks"), str(tmp_path / "stacks.lock")
+    stack_files.apply(module(), root, [stack()], lock_file=lock)
+    before = snapshot(root)
+    with FileLock(lock):  # the watchdog restoring
+        with pytest.raises(LockTimeout, match="another run holds the lock"):
+            stack_files.apply(module(), root, [stack(db="pw-2")], lock_file=lock, lock_timeout=0.3, hold_for=60)
+        assert stack_files.apply(module(check_mode=True), root, [stack(db="pw-2")], lock_file=lock)["changed"]
+    assert snapshot(root) == before and not os.path.exists(lock + ".deploying")
+
+
+def test_the_deployment_lease_is_written_first_and_is_not_a_change(tmp_path):
+    from ansible_collections.squaremcp.infra.plugins.module_utils import _stack_restore as restore
+
+    root, lock = str(tmp_path / "stacks"), str(tmp_path / "stacks.lock")
+    stack_files.apply(module(), root, [stack()], lock_file=lock)
+    assert restore.deployment_hold(lock) is None
+    result = stack_files.apply(module(), root, [stack()], lock_file=lock, hold_for=600)
+    assert result["changed"] is False and result["written"] == []
+    hold = restore.deployment_hold(lock)
+    assert hold.startswith("skipped: a deployment") and lock + ".deploying" in hold
+    assert restore.deployment_hold(lock, now=os.stat(lock + ".deploying").st_mtime + 601) is None  # expired
+    assert not stack_files.apply(module(check_mode=True), root, [stack()], lock_file=lock, hold_for=600)["changed"]

@@ -176,3 +176,19 @@ def test_a_run_without_docker_still_writes_the_timestamps():
     text = metrics.render(None, {"shop": False}, {}, 1700000000.0, None)
     names = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
     assert names == {"squaremcp_stack_maintenance", "squaremcp_stack_watchdog_last_run_timestamp_seconds"}
+
+
+def test_a_deployment_lease_skips_every_restore_action():
+    shop = stacks.parse_compose(COMPOSE, "shop", "/opt/stacks/shop/compose.yml")
+    report = stacks.Report(projects={"shop": shop}, services=[
+        stacks.ServiceStatus("shop", "db", "shop-db", "d", "exited", exit_code=0),
+        stacks.ServiceStatus("shop", "api", "shop-api-1", "a", "running", "unhealthy")])
+
+    class NoDocker(object):
+        def __getattr__(self, name):
+            raise AssertionError("the restore acted (%s) under a deployment lease" % name)
+
+    outcome = restore.restore(NoDocker(), report, restore.Options(timeout=1), lambda argv: (1, "", "acted"),
+                              lambda: report, hold="skipped: a deployment holds the stacks", sleep=lambda s: None)
+    assert [a.result for a in outcome.actions] == ["skipped: a deployment holds the stacks"] * 2
+    assert outcome.changed is False and len(outcome.unresolved) == 2

@@ -11,9 +11,14 @@ Configuration: a JSON file with ``projects``, ``stacks_dir``, ``maintenance_dir`
 ``state_path``, ``timeout`` and ``lock_file``. A stack whose ``<maintenance_dir>/<stack>`` file exists is
 reported (and its ``squaremcp_stack_maintenance`` is 1) but never restored.
 
+A run holds ``lock_file`` from start to end (the lock stack_health's restore and the role's deployment take):
+the state file is read and written by one run at a time, and while a deployment's lease
+(``<lock_file>.deploying``) is valid nothing is restored.
+
 Exit codes: 0 every service outside maintenance is up and healthy (after restoring what was not);
 1 something is still down or unhealthy; 2 the run could not start (configuration, Docker unreachable,
-lock). Every run except ``--validate`` writes the metrics: once with the state found, again at the end.
+lock). Every run except ``--validate`` writes the metrics: once with the state found, again at the end
+(a run that cannot get the lock writes nothing: the run holding it does).
 """
 
 from __future__ import annotations
@@ -31,10 +36,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stack_metrics as metrics  # noqa: E402
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stack_restore as restore  # noqa: E402
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks  # noqa: E402
-from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, ProcessFileOps, read_bytes, write_files  # noqa: E402
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import (  # noqa: E402
+    FileError, FileLock, ProcessFileOps, read_bytes, write_files)
 
 KEYS = {"projects": list, "stacks_dir": str, "maintenance_dir": str, "metrics_path": str, "state_path": str,
         "timeout": int, "lock_file": str}
+LOCK_WAIT = 60  # seconds (optional key lock_timeout); a restore by hand can hold the lock longer: the next run tries again
 
 
 class PlainFiles(ProcessFileOps):
@@ -55,6 +62,8 @@ def load_config(path):
             raise ValueError("%s: %s is missing" % (path, key))
         if not isinstance(config[key], kind):
             raise ValueError("%s: %s must be a %s" % (path, key, kind.__name__))
+    if not isinstance(config.get("lock_timeout", LOCK_WAIT), int):
+        raise ValueError("%s: lock_timeout must be a int" % path)
     if not config["metrics_path"].endswith(".prom"):
         raise ValueError("%s: metrics_path must end in .prom (node-exporter reads only those)" % path)
     return config
@@ -74,9 +83,18 @@ class Recorder(object):
         self.projects = projects
         self.maintenance_dir = maintenance_dir
         self.files = PlainFiles()
-        previous = read_bytes(state_path) if state_path else None
-        self.state = metrics.load_state(previous.decode("utf-8", "replace") if previous else None)
+        self.state = metrics.new_state()
         self.started = time.time()
+
+    def load(self):
+        """Read the previous run's state (under the lock); one that cannot be read is left as it is, not replaced."""
+        try:
+            previous = read_bytes(self.state_path, follow_symlinks=False) if self.state_path else None
+        except FileError as exc:
+            print("squaremcp-stack-watchdog: %s; the state file is left alone this run" % exc, file=sys.stderr)
+            self.state_path = None
+            return
+        self.state = metrics.load_state(previous.decode("utf-8", "replace") if previous else None)
 
     def maintenance(self):
         return {p: bool(self.maintenance_dir) and os.path.exists(os.path.join(self.maintenance_dir, p))
@@ -121,8 +139,21 @@ def main(argv=None):
         print("%s: valid" % args.config)
         return 0
     recorder = Recorder(config["metrics_path"], config["state_path"], config["projects"], config["maintenance_dir"])
+    try:
+        lock = FileLock(config["lock_file"], timeout=config.get("lock_timeout", LOCK_WAIT)).acquire()
+    except FileError as exc:
+        print("squaremcp-stack-watchdog: %s" % exc, file=sys.stderr)
+        return 2
+    try:
+        return locked_run(config, recorder)
+    finally:
+        lock.release()
+
+
+def locked_run(config, recorder):
     code, statuses, restored = 2, None, []
     try:
+        recorder.load()
         code, statuses, restored = watch(config, recorder)
     except (stacks.StackError, FileError) as exc:
         print("squaremcp-stack-watchdog: %s" % exc, file=sys.stderr)
@@ -152,7 +183,7 @@ def watch(config, recorder):
         raise stacks.StackError("cannot reach the Docker daemon at %s (%s): is docker.service running?" % (host, exc))
     options = restore.Options(projects=config["projects"] or None, stacks_dir=config["stacks_dir"],
                               maintenance_dir=config["maintenance_dir"], restore=True, timeout=config["timeout"],
-                              lock_file=config["lock_file"])
+                              lock_file=None, lease_lock_file=config["lock_file"])  # main() holds the lock
 
     def observed(found):
         try:

@@ -117,7 +117,7 @@ options:
   hold_watchdog:
     description:
       - When above 0, also write the deployment lease C(<lock_file>.deploying) valid for this many seconds, under the
-        lock and before the files: until it expires or is removed, the watchdog and stack_health's restore act on
+        lock and before the files. Until it expires or is removed, the watchdog and stack_health's restore act on
         nothing (Compose is replacing containers). The role removes it after C(docker compose up). Not a change.
     type: int
     default: 0

@@ -114,6 +114,8 @@ CASES = {
     "compose_config_rejects": (variables(edited(web("volumes", ["undeclared:/data"]))),
                                "stacks_stacks.%s: docker compose config rejects the rendered compose file: service "
                                "\"web\" refers to undefined volume undeclared" % STACK),
+    "deploy_only_unknown": (dict(variables(), stacks_deploy_only=["sqstk-no-such-stack"]),
+                            "stacks_deploy_only: sqstk-no-such-stack is not a stack of stacks_stacks"),
 }
 
 
@@ -247,3 +249,37 @@ def test_check_mode_reports_a_change_and_changes_nothing(deployed):
                         "(one atomic set)"], reported
     assert snapshot() == before
     assert "tok3-%s-value" % ID not in output
+
+
+def adhoc(module, args):
+    """One README 'by hand' command, with the localhost connection instead of the inventory's."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_HOME=str(WORK / "ansible-home"))
+    done = subprocess.run([str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-e",
+                           "ansible_python_interpreter=" + sys.executable, "-m", module, "-a", args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_readme_everyday_commands(deployed):
+    """README "Stacks": deploy one stack, restart a stack, remove a stack (module arguments as printed there)."""
+    other = "sqstk-role-%s-b" % ID
+    stacks = second_stack_with(other + "-other")
+    # deploy one stack: the other stack of the inventory is checked but neither written nor deployed
+    results, output = run("only", {"only": dict(variables(stacks), stacks_deploy_only=[STACK])})
+    assert failure(results["only"]) == (None, ""), output[-3000:]
+    assert [name for name, result in results["only"] if result.get("changed")] == []
+    assert not (WORK / "stacks" / other).exists()
+    # restart a stack: every container restarts (new start time), same containers, healthy again
+    started = snapshot()[1]
+    adhoc("community.docker.docker_compose_v2", "project_src=%s state=restarted wait=true" % (WORK / "stacks" / STACK))
+    restarted = snapshot()[1]
+    assert [line.split()[:2] for line in restarted] == [line.split()[:2] for line in started]
+    assert all(a != b for a, b in zip(restarted, started))
+    # remove a stack: down, then its files (the role never deletes either)
+    adhoc("community.docker.docker_compose_v2", "project_src=%s state=absent" % (WORK / "stacks" / STACK))
+    adhoc("ansible.builtin.file", "path=%s state=absent" % (WORK / "stacks" / STACK))
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=" + STACK],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert left == [] and not (WORK / "stacks" / STACK).exists()

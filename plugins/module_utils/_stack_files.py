@@ -32,7 +32,6 @@ import stat
 import time
 from typing import Any, Dict, List, Optional
 
-# The shared file helpers (renamed to _files.py on the hardening branch: change this one line).
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
     FileError, FileLock, file_ops, read_bytes, remove_files, write_file, write_files)
 from ansible_collections.squaremcp.infra.plugins.module_utils._stack_restore import lease_path
@@ -160,6 +159,8 @@ def apply(module, root: str, stacks: List[Dict[str, Any]], prune: bool = True, l
 
 def _apply(ops, root: str, planned: List[Planned], files: List[Dict[str, Any]], prune: bool) -> Dict[str, Any]:
     before = {f["path"]: read_bytes(f["path"], follow_symlinks=False) for f in files}
+    for spec in files:
+        spec["expect"] = before[spec["path"]]  # an editor's change meanwhile is refused, never overwritten
     changed = False
     try:
         for path, mode in _directories(root, planned):

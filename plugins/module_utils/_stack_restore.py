@@ -30,9 +30,9 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks
-# The shared file helpers (renamed to _files.py on the hardening branch: change this one line).
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, FileLock, read_bytes
 
+RunCommand = Callable[[Sequence[str]], Tuple[int, str, str]]
 LEASE_SUFFIX = ".deploying"
 
 
@@ -55,8 +55,6 @@ def deployment_hold(lock_file: Optional[str], now: Optional[float] = None) -> Op
         return None
     return ("skipped: a deployment (role squaremcp.infra.stacks) holds the stacks for %ds more (%s; delete it only "
             "if no ansible-playbook run is deploying)" % (int(deadline - now) + 1, os.path.abspath(path)))
-
-RunCommand = Callable[[Sequence[str]], Tuple[int, str, str]]
 
 
 @dataclasses.dataclass

@@ -63,7 +63,7 @@ def load_config(path):
         if not isinstance(config[key], kind):
             raise ValueError("%s: %s must be a %s" % (path, key, kind.__name__))
     if not isinstance(config.get("lock_timeout", LOCK_WAIT), int):
-        raise ValueError("%s: lock_timeout must be a int" % path)
+        raise ValueError("%s: lock_timeout must be an int" % path)
     if not config["metrics_path"].endswith(".prom"):
         raise ValueError("%s: metrics_path must end in .prom (node-exporter reads only those)" % path)
     return config

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Figures for a converge of site.yml on the lab (prints numbers; no pass/fail).
 
-    .venv/bin/python benchmarks/converge.py [--strategies default pipelining mitogen] [--slowest 10]
+    .venv/bin/python benchmarks/converge.py [--strategies default pipelining mitogen] [--slowest 10] [--reuse]
 
 For each connection strategy, on a FRESH lab (``tools/demo.sh up``: the lab container recreated and
 prepared through ``docker exec``), ``ansible-playbook site.yml -i inventory/lab`` twice over SSH:
@@ -17,6 +17,10 @@ the slowest tasks of the re-run (their own duration, from the json callback).
               connection.yml, pipelining on, one persistent master connection (ControlPersist)
   mitogen     the same inventory with the Mitogen strategy (mitogen_linear, PyPI mitogen), the opt-in
               of `make demo FAST=1`
+
+--reuse: no fresh lab; on the running lab (make demo, or a previous run of this script) one converge with the lab's
+settings brings it to the desired state, then each strategy runs the no-change re-run only (no first-converge
+figure; minutes instead of a fresh lab per strategy).
 
 Takes the lab's lock (/tmp/squaremcp-demo.lock, as `flock ... make demo` does) and leaves the lab of
 the last strategy running (tools/demo.sh destroy removes it). Goals of issue 12, read off the output:
@@ -97,25 +101,32 @@ def main():
     parser.add_argument("--strategies", nargs="+", default=["default", "pipelining", "mitogen"],
                         choices=["default", "pipelining", "mitogen"])
     parser.add_argument("--slowest", type=int, default=10)
+    parser.add_argument("--reuse", action="store_true", help="the running lab: no-change re-runs only")
     args = parser.parse_args()
     lock = open(LOCK, "a")  # pylint: disable=consider-using-with
     fcntl.flock(lock, fcntl.LOCK_EX)
     figures = collections.OrderedDict()
     workdir = tempfile.mkdtemp(prefix="squaremcp-converge-")
+    if args.reuse:
+        print("[converge] the running lab: one converge to the desired state", file=sys.stderr, flush=True)
+        prime = converge({}, {}, workdir, "prime")
     for name in args.strategies:
         env, extra_vars = strategy_settings(name)
-        print("[converge] %s: fresh lab (tools/demo.sh up)" % name, file=sys.stderr, flush=True)
-        subprocess.run([os.path.join(ROOT, "tools", "demo.sh"), "up"], cwd=ROOT, check=True,
-                       env=dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"]))
+        if not args.reuse:
+            print("[converge] %s: fresh lab (tools/demo.sh up)" % name, file=sys.stderr, flush=True)
+            subprocess.run([os.path.join(ROOT, "tools", "demo.sh"), "up"], cwd=ROOT, check=True,
+                           env=dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"]))
         load = os.getloadavg()[0]
-        runs = []
-        for index in (1, 2):
+        runs = [prime] if args.reuse else []
+        for index in ((2,) if args.reuse else (1, 2)):
             print("[converge] %s: site.yml run %d" % (name, index), file=sys.stderr, flush=True)
             runs.append(converge(env, extra_vars, workdir, "%s-%d" % (name, index)))
         changed = sum(stats.get("changed", 0) for stats in runs[1][2].values())
         figures[name] = (runs, changed, load)
 
     print("site.yml on the lab (inventory/lab, one host, over SSH); reports in %s" % workdir)
+    if args.reuse:
+        print("--reuse: 'first s' is one converge of the running lab with the lab's settings, not a fresh first converge")
     header = ("strategy", "first s", "re-run s", "re-run", "tasks", "skipped", "s/task", "load 1m")
     print("%-11s %9s %9s %7s %6s %8s %9s %8s" % header)
     for name, (runs, changed, load) in figures.items():

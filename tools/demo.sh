@@ -36,8 +36,8 @@ if [ "$ha" = 1 ]; then
   labs=(sq-lab-edge-1 sq-lab-edge-2 sq-lab-mon-1)
   net=10.231.72
   platforms="
-    - {name: sq-lab-edge-1, image: dind, ipv4_address: $net.11}
-    - {name: sq-lab-edge-2, image: dind, ipv4_address: $net.12}
+    - {name: sq-lab-edge-1, image: dind, ipv4_address: $net.11, capabilities: [SYS_PTRACE]}
+    - {name: sq-lab-edge-2, image: dind, ipv4_address: $net.12, capabilities: [SYS_PTRACE]}
     - {name: sq-lab-mon-1, image: systemd, ipv4_address: $net.21}"
 else
   export MOLECULE_SCENARIO_NAME=lab  # create.yml labels the container with it

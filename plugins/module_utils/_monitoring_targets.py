@@ -35,6 +35,8 @@ class Host:
     traefik_port: int = 8082
     traefik_bind: str = ""
     routers: Dict[str, Any] = field(default_factory=dict)
+    https_port: int = 443
+    virtual_ip: str = ""
 
 
 @dataclass
@@ -97,8 +99,32 @@ def hosts_from_inventory(options: Mapping[str, Any]) -> List[Host]:
         hosts.append(Host(name=name, address=str(address), edge=name in edge, docker=name in docker,
                           traefik_port=int(fact.get("traefik_internal_port") or 8082),
                           traefik_bind=str(fact.get("traefik_internal_bind_address") or ""),
-                          routers=fact.get("traefik_routes_routers") or {}))
+                          routers=fact.get("traefik_routes_routers") or {},
+                          https_port=int(fact.get("traefik_https_port") or 443),
+                          virtual_ip=str(fact.get("edge_failover_virtual_ip") or "")))
     return hosts
+
+
+def _host_port(address: str, port: int) -> str:
+    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
+
+
+def edge_probes(hosts: List[Host], me: str) -> List[Dict[str, Any]]:
+    """file_sd entries of the edge probes (module edge_tls): each edge host other than the monitoring host
+    directly (label path="direct"), and every floating IP of the edges (path="floating_ip"); label edge
+    names the host, or the floating IP. The monitoring host's own edge is seen by the route probes."""
+    entries: List[Dict[str, Any]] = []
+    vips: List[Tuple[str, int]] = []
+    for host in (h for h in hosts if h.edge):
+        if host.name != me:
+            entries.append({"targets": [_host_port(host.address, host.https_port)],
+                            "labels": {"module": "edge_tls", "edge": host.name, "path": "direct"}})
+        if host.virtual_ip and (host.virtual_ip, host.https_port) not in vips:
+            vips.append((host.virtual_ip, host.https_port))
+    for vip, port in vips:
+        entries.append({"targets": [_host_port(vip, port)],
+                        "labels": {"module": "edge_tls", "edge": vip, "path": "floating_ip"}})
+    return entries
 
 
 def traefik_target(host: Host, me: str, problems: List[str]) -> Optional[str]:

@@ -203,7 +203,9 @@ def probes(tmp_path_factory, monitoring_tools):
              "tls_fine": ("tls", "localhost:%d" % ports["fine"]), "http_ok": ("http_2xx", "https://localhost:%d/" % ports["fine"]),
              "http_500": ("http_2xx", "https://localhost:%d/broken" % ports["fine"]),
              "hermes_ok": ("hermes_health", "https://localhost:%d/health" % ports["fine"]),
-             "hermes_degraded": ("hermes_health", "https://localhost:%d/health-degraded" % ports["fine"])}
+             "hermes_degraded": ("hermes_health", "https://localhost:%d/health-degraded" % ports["fine"]),
+             # an edge by address (its certificate names no address: edge_tls does not verify it), and one that is down
+             "edge_up": ("edge_tls", "127.0.0.1:%d" % ports["fine"]), "edge_down": ("edge_tls", "127.0.0.1:%d" % free_port())}
     outputs = {}
     try:
         for case, (module, target) in cases.items():
@@ -241,7 +243,7 @@ def test_the_probes_answer_like_a_visitor_would_see_them(probes):
               for case, (_module, text, _t) in probes.items()}
     assert {case: v["probe_success"] for case, v in values.items()} == {
         "tls_soon": "1", "tls_critical": "1", "tls_fine": "1", "http_ok": "1", "http_500": "0", "hermes_ok": "1",
-        "hermes_degraded": "0"}
+        "hermes_degraded": "0", "edge_up": "1", "edge_down": "0"}
     assert values["http_500"]["probe_http_status_code"] == "500"
     assert values["hermes_degraded"]["probe_failed_due_to_regex"] == "1"
     left = {case: float(values[case]["probe_ssl_earliest_cert_expiry"]) - probes[case][2] for case in ("tls_soon", "tls_critical")}
@@ -293,6 +295,27 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
     tests.append({"interval": "1m", "input_series": blackbox_series(probes, "tls_fine", "shop.example.test:443", 30)
                   + blackbox_series(probes, "http_ok", "https://shop.example.test/", 30), "alert_rule_test": [
         expect("25m", "CertificateExpiringCritical"), expect("25m", "CertificateExpiringSoon"), expect("25m", "EndpointProbeFailed")]})
+
+    # Edges: EdgeUnreachable (one edge, directly), EdgeFloatingIPUnreachable (the floating IP), on the exporter's real output
+    def edge(case, instance, name, path, minutes=10):
+        labels = {"instance": instance, "job": "blackbox", "module": "edge_tls", "edge": name, "path": path}
+        return exposition(probes[case][1], labels, minutes), labels
+
+    edge_1, edge_1_labels = edge("edge_down", "10.0.0.11:443", "edge-1", "direct")
+    edge_2, _labels = edge("edge_up", "10.0.0.12:443", "edge-2", "direct")
+    vip_up, _labels = edge("edge_up", "10.0.0.100:443", "10.0.0.100", "floating_ip")
+    vip_down, vip_labels = edge("edge_down", "10.0.0.100:443", "10.0.0.100", "floating_ip")
+    tests.append({"interval": "1m", "input_series": edge_1 + edge_2 + vip_up, "alert_rule_test": [
+        expect("0m", "EdgeUnreachable"),  # `for: 1m`
+        expect("2m", "EdgeUnreachable", (dict(edge_1_labels, severity="warning"),
+                                         "Edge host edge-1 (10.0.0.11:443) does not answer TLS from the monitoring host: check its "
+                                         "Traefik (docker ps -a, docker logs traefik) and keepalived (journalctl -u keepalived)")),
+        expect("5m", "EdgeFloatingIPUnreachable"), expect("5m", "EndpointProbeFailed")]})
+    tests.append({"interval": "1m", "input_series": vip_down, "alert_rule_test": [
+        expect("2m", "EdgeFloatingIPUnreachable", (
+            dict(vip_labels, severity="critical"),
+            "The floating IP 10.0.0.100:443 does not answer TLS from the monitoring host: the sites are down for visitors; "
+            "check which edge holds it (ip -4 addr on the edges) and their Traefik and keepalived"))]})
 
     # Traefik
     traefik = {"instance": "squaremcp-prod-1:8082", "job": "traefik"}

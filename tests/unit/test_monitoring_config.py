@@ -146,6 +146,29 @@ def test_monitoring_on_its_own_host_reaches_the_others_at_their_addresses():
     assert len(load(result, "prometheus/file_sd/blackbox_http.yml")[0]["targets"]) == 3
 
 
+def test_each_edge_is_probed_directly_and_through_its_floating_ip():
+    facts = {"names": ["mon-1", "edge-1", "edge-2"], "ansible_host": ["192.0.2.10", "192.0.2.11", "2001:db8::12"],
+             "monitoring_address": ["", "10.0.0.11", ""], "traefik_internal_bind_address": ["", "10.0.0.11", "0.0.0.0"],
+             "traefik_routes_routers": [{}, copy.deepcopy(ROUTERS), copy.deepcopy(ROUTERS)],
+             "traefik_https_port": [443, 8443, 8443], "edge_failover_virtual_ip": ["", "10.0.0.100", "10.0.0.100"]}
+    result = built(edge_hosts=["edge-1", "edge-2"], docker_hosts=["edge-1", "edge-2"], host_facts=facts)
+    assert result.problems == []
+    assert load(result, mon.EDGE_FILE_SD) == [
+        {"targets": ["10.0.0.11:8443"], "labels": {"module": "edge_tls", "edge": "edge-1", "path": "direct"}},
+        {"targets": ["[2001:db8::12]:8443"], "labels": {"module": "edge_tls", "edge": "edge-2", "path": "direct"}},
+        {"targets": ["10.0.0.100:8443"], "labels": {"module": "edge_tls", "edge": "10.0.0.100", "path": "floating_ip"}},
+    ]
+    assert "file_sd/blackbox_edges.yml" in jobs(result)["blackbox"]["file_sd_configs"][0]["files"]
+    assert load(result, mon.BLACKBOX)["modules"]["edge_tls"]["tcp"]["tls_config"] == {"insecure_skip_verify": True}
+    # switched off: the file stays, empty (Prometheus reads it)
+    assert load(built(edge_hosts=["edge-1", "edge-2"], host_facts=facts, probe_edges=False), mon.EDGE_FILE_SD) == []
+
+
+def test_the_monitoring_hosts_own_edge_is_not_probed_as_an_edge():
+    """One host (production today): its routes are probed; no edge probe of itself, no floating IP."""
+    assert load(built(), mon.EDGE_FILE_SD) == []
+
+
 def test_package_and_compose_get_the_same_text():
     """The filter has no notion of the install method: only the alertmanager.yml group differs (0640 root:<group>)."""
     package = mon.build(options()).entries("prometheus")

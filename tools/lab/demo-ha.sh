@@ -64,6 +64,8 @@ Where to look
   floating IP   docker exec $edge1 ip -4 addr show eth0   docker exec $mon curl -s http://$vip/
   failover      python3 tools/lab/failover.py --probe $mon --vip $vip --edges $edge1 $edge2 [--stop-instance]
   firewall      docker exec $edge1 nft list table inet squaremcp_filter   (VRRP from the lab network)
+  edge probes   docker exec $mon curl -s 'http://127.0.0.1:9090/api/v1/query?query=probe_success{module="edge_tls"}'
+  edge alerts   docker exec $mon curl -s 'http://127.0.0.1:9093/api/v2/alerts?filter=alertname=~"Edge.*"'
   logs          $rel/lab-prepare.log $rel/site-run-1.log $rel/site-run-2.log
   again         make demo-ha (recreates the lab; DEMO_REUSE=1 keeps it)   remove: tools/demo.sh ha destroy
 EOF

@@ -279,16 +279,23 @@ def lab_and_production(job: str) -> list[tuple[str, list[str]]]:
     return [("lab", shlex.split(lab)), ("production", shlex.split(production))]
 
 
+def run_as_printed(job: str, inventory: str, argv: list[str], option: str) -> subprocess.CompletedProcess:
+    """The README's command with `option` appended: the lab's through tools/in-lab with no vault password set (the
+    wrapper must supply it), production's with the venv's Ansible."""
+    if argv[0] == "tools/in-lab":
+        result = run(argv + [option], {"ANSIBLE_VAULT_PASSWORD_FILE": ""})
+    else:
+        result = run([str(BIN / argv[0]), *argv[1:], option])
+    assert result.returncode == 0, f"{job} ({inventory}): {result.stdout}{result.stderr}"
+    return result
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("job", sorted(JOB_EXPECTATIONS))
 def test_job_command_runs_its_tasks(job):
     listings = {}
     for inventory, argv in lab_and_production(job):
-        if argv[0] == "tools/in-lab":
-            result = run(argv + ["--list-tasks"], {"ANSIBLE_VAULT_PASSWORD_FILE": ""})
-        else:
-            result = run([str(BIN / argv[0]), *argv[1:], "--list-tasks"])
-        assert result.returncode == 0, f"{job} ({inventory}): {result.stdout}{result.stderr}"
+        result = run_as_printed(job, inventory, argv, "--list-tasks")
         listings[inventory] = listed_tasks(result.stdout)
         check_expectations(listings[inventory], *JOB_EXPECTATIONS[job], f"{job} ({inventory}: {' '.join(argv)})")
     assert listings["lab"] == listings["production"], f"{job}: the lab and production commands run different tasks"
@@ -298,11 +305,7 @@ def test_job_command_runs_its_tasks(job):
 @pytest.mark.parametrize("job", sorted(ADHOC_JOBS))
 def test_adhoc_job_command_reaches_its_hosts(job):
     for inventory, argv in lab_and_production(job):
-        if argv[0] == "tools/in-lab":
-            result = run(argv + ["--list-hosts"], {"ANSIBLE_VAULT_PASSWORD_FILE": ""})
-        else:
-            result = run([str(BIN / argv[0]), *argv[1:], "--list-hosts"])
-        assert result.returncode == 0, f"{job} ({inventory}): {result.stdout}{result.stderr}"
+        result = run_as_printed(job, inventory, argv, "--list-hosts")
         hosts = re.findall(r"^\s{4}(\S+)$", result.stdout, re.MULTILINE)
         expected = inventory_graph(inventory, ADHOC_JOBS[job])
         assert hosts and all(f"--{host}" in expected for host in hosts), (job, inventory, result.stdout, expected)

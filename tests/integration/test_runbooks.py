@@ -54,30 +54,42 @@ def host_vars(kube, tmp_path, **extra):
 
 def run(kube, tmp_path, variables, *args, hosts=None, reports=True):
     """ansible-playbook edge_outage.yml with localhost in edge and k8s_control_plane; returns the process."""
-    reports_dir = tmp_path / "reports"
-    if reports:
-        reports_dir.mkdir(exist_ok=True)
-    inventory = {"all": {"vars": {"runbook_reports_dir": str(reports_dir)} if reports else {},
-                         "children": {"edge": {"hosts": dict({"localhost": variables}, **(hosts or {}))},
-                                      "k8s_control_plane": {"hosts": {"localhost": None}}}}}
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory))
+    return run_playbook(tmp_path, RUNBOOK, {"edge": {"hosts": dict({"localhost": variables}, **(hosts or {}))},
+                                            "k8s_control_plane": {"hosts": {"localhost": None}}}, *args, reports=reports)
+
+
+def runbook_env(tmp_path):
+    """The environment the runbooks run in: the venv's ansible-playbook first on PATH (as after `make venv`), the
+    collection from the checkout, Ansible's state in the test's directory, PWD the test's directory."""
     tmp = tmp_path / "ansible-tmp"
     tmp.mkdir(exist_ok=True)
     env = dict(os.environ, ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
                ANSIBLE_LOCAL_TEMP=str(tmp), ANSIBLE_REMOTE_TEMP=str(tmp), TMPDIR=str(tmp), ANSIBLE_NOCOLOR="1",
-               no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost", PWD=str(tmp_path))
+               no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost", PWD=str(tmp_path),
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     env.pop("ANSIBLE_CONFIG", None)
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(path), RUNBOOK, *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=str(tmp_path), check=False)
+    return env
 
 
-def reports(tmp_path):
-    return sorted((tmp_path / "reports").glob("edge_outage-*.json"))
+def run_playbook(tmp_path, playbook, children, *args, reports=True):
+    """ansible-playbook PLAYBOOK with an inventory of these groups (runbook_reports_dir in the test's directory)."""
+    reports_dir = tmp_path / "reports"
+    if reports:
+        reports_dir.mkdir(exist_ok=True)
+    inventory = {"all": {"vars": {"runbook_reports_dir": str(reports_dir)} if reports else {}, "children": children}}
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(path), playbook, *args]
+    return subprocess.run(command, env=runbook_env(tmp_path), capture_output=True, text=True, timeout=600,
+                          cwd=str(tmp_path), check=False)
 
 
-def last_report(tmp_path):
-    return json.loads(reports(tmp_path)[-1].read_text())
+def reports(tmp_path, runbook="edge_outage"):
+    return sorted((tmp_path / "reports").glob("%s-*.json" % runbook))
+
+
+def last_report(tmp_path, runbook="edge_outage"):
+    return json.loads(reports(tmp_path, runbook)[-1].read_text())
 
 
 def found(report):

@@ -333,9 +333,9 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
                   "alert_rule_test": [expect("20m", "ConfigurationDrift")]})
     tests.append({"interval": "1m", "input_series": exposition(drift["drifted"], NODE, 30), "alert_rule_test": [
         expect("10m", "ConfigurationDrift"),
-        expect("16m", "ConfigurationDrift", (dict(NODE, host="squaremcp-prod-1", severity="warning"),
-               "%d task(s) would change on squaremcp-prod-1: it drifted from the inventory (see the drift report)"
-               % drifted_tasks))]})
+        expect("16m", "ConfigurationDrift", (
+            dict(NODE, host="squaremcp-prod-1", severity="warning"),
+            "%d task(s) would change on squaremcp-prod-1: it drifted from the inventory (see the drift report)" % drifted_tasks))]})
     tests.append({"interval": "1m", "input_series": exposition(ingress["served"], NODE, 30),
                   "alert_rule_test": [expect("20m", "IngressClassDrift")]})
     tests.append({"interval": "1m", "input_series": exposition(ingress["unserved"], NODE, 30), "alert_rule_test": [

@@ -10,13 +10,12 @@ is removed afterwards."""
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 
 import pytest
 
-from tests.integration.test_runbooks import RUNNING, edge_tree, last_report, reports, run_playbook, runbook_env
+from tests.integration.test_runbooks import RUNNING, edge_tree, last_report, reports, run_fix, run_playbook
 from tests.integration.test_stack_health import TOKEN, compose_project, compose_up, docker
 
 pytestmark = pytest.mark.slow
@@ -61,14 +60,6 @@ def docker_host(project, **extra):
 
 def stack_findings(report):
     return sorted((f["subject"], f["summary"]) for f in report["findings"] if f["kind"].startswith("stack"))
-
-
-def run_fix(tmp_path, fix):
-    """The command a finding suggests, run as printed (its text up to the description in brackets) from the
-    directory the runbook ran in."""
-    command = fix.split(" (")[0]
-    return subprocess.run(shlex.split(command), env=runbook_env(tmp_path), capture_output=True, text=True, timeout=600,
-                          cwd=str(tmp_path), check=False)
 
 
 def test_restore_services_names_a_stopped_and_an_unhealthy_service_and_its_fix_restores_them(stack, tmp_path):
@@ -136,3 +127,23 @@ def test_restore_services_refuses_when_no_host_has_stacks(stack, tmp_path):
     assert refused.returncode != 0
     assert "no host of docker_hosts has any: list them in stacks_stacks" in refused.stdout, refused.stdout[-3000:]
     assert reports(tmp_path, "restore_services") == []
+
+
+def test_a_stack_in_maintenance_is_listed_not_restored_and_the_run_succeeds(stack, tmp_path):
+    """Exit status non-zero exactly when something is wrong: a stopped service under the operator's maintenance
+    flag is listed (info) and left alone, even with repair=true, and the run exits 0."""
+    compose_up(stack)
+    flag = stack["work"] / "maintenance" / stack["name"]
+    flag.touch()
+    docker("stop", "-t", "1", "%s-db-1" % stack["name"])
+    try:
+        result = run_playbook(tmp_path, RESTORE, {"docker_hosts": {"hosts": {"localhost": docker_host(stack)}}},
+                              "-e", "repair=true")
+        assert result.returncode == 0, result.stdout[-3000:]
+        report = last_report(tmp_path, "restore_services")
+        assert [(f["subject"], f["severity"]) for f in report["findings"]] == [("%s/db" % stack["name"], "info")]
+        assert "(stack in maintenance)" in report["findings"][0]["summary"] and report["repair"]["steps"] == {}
+        assert status(stack, "db")[0] == "exited"
+    finally:
+        flag.unlink()
+        compose_up(stack)

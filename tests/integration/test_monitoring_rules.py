@@ -12,7 +12,7 @@ stays silent when it should not, on series shaped like what really produces them
   squaremcp-prod-1, drifted and then converged, and tools/drift-check ingress-audit (ingress_class,
   audit) against the Kubernetes double with the seed's Ingresses, unserved and then all on class public;
 * the stacks watchdog's textfiles still come from tests/fixtures/monitoring/textfile/stacks/ (see its
-  README); the certificate rotation's rules are tested on its real output in test_cert_rotation_alerts.py;
+  README); the certificate rotation's rules are tested on its real output in test_cert_rotation_alerts.py, the backup's in test_backup_alerts.py;
 * node exporter, Traefik and `up` series carry the labels those targets really expose.
 
 A coverage check makes sure no alert of the rule files goes untested either way. Alertmanager's
@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = sorted((ROOT / "roles" / "monitoring" / "files" / "rules").glob("*.rules.yml"))
 TEXTFILE = ROOT / "tests" / "fixtures" / "monitoring" / "textfile"
 CERT_RULES = "squaremcp_certificates.rules.yml"  # tested in test_cert_rotation_alerts.py
+BACKUP_RULES = "backup.rules.yml"  # tested in test_backup_alerts.py
 NODE = {"instance": "squaremcp-prod-1:9100", "job": "node"}
 DAY = 86400
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -348,7 +349,7 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
     tested = promtool_test(promtool, tmp_path, tests)
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
-    own = set(alerts_in([p for p in RULES if p.name != CERT_RULES]))
+    own = set(alerts_in([p for p in RULES if p.name not in (CERT_RULES, BACKUP_RULES)]))
     assert expect.fired == own, "alerts never expected to fire: %s" % sorted(own - expect.fired)
     assert expect.silent == own - ALWAYS, "alerts never expected to stay silent: %s" % sorted(own - ALWAYS - expect.silent)
 
@@ -364,6 +365,12 @@ def test_the_certificate_rules_are_covered_by_their_own_test():
     from tests.integration.test_cert_rotation_alerts import ALERTS, RULES as CERT_RULES_PATH
     assert CERT_RULES_PATH.name == CERT_RULES and CERT_RULES_PATH.parent == RULES[0].parent
     assert sorted(ALERTS) == sorted(alerts_in([CERT_RULES_PATH]))
+
+
+def test_the_backup_rules_are_covered_by_their_own_test():
+    from tests.integration.test_backup_alerts import ALERTS, RULES as BACKUP_RULES_PATH
+    assert Path(BACKUP_RULES_PATH).resolve() == RULES[0].parent / BACKUP_RULES
+    assert sorted(ALERTS) == sorted(alerts_in([Path(BACKUP_RULES_PATH)]))
 
 
 @pytest.mark.parametrize("labels, receiver", [

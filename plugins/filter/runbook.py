@@ -34,6 +34,13 @@ def runbook_edge_expectations(host_vars):
     return _runbook.edge_expectations(host_vars)
 
 
+def runbook_collects_stacks(host_vars):
+    """One Docker host's variables -> whether the runbooks read and restore its stacks."""
+    if not hasattr(host_vars, "get"):
+        raise AnsibleFilterError("runbook_collects_stacks: give the host's variables (hostvars[host])")
+    return _runbook.collects_stacks(host_vars)
+
+
 def runbook_http_ready(url, answers):
     """A component's URL and {url: uri result} of the /-/ready probes -> {url, ready, error}."""
     if not isinstance(answers, dict):
@@ -57,7 +64,8 @@ def runbook_quarantine_files(findings, host, managed_files):
 
 class FilterModule(object):
     def filters(self):
-        return {"runbook_data": runbook_data, "runbook_edge_expectations": runbook_edge_expectations,
+        return {"runbook_collects_stacks": runbook_collects_stacks, "runbook_data": runbook_data,
+                "runbook_edge_expectations": runbook_edge_expectations,
                 "runbook_findings": runbook_findings, "runbook_http_ready": runbook_http_ready,
                 "runbook_repair_steps": runbook_repair_steps,
                 "runbook_quarantine_files": runbook_quarantine_files}

@@ -26,6 +26,8 @@ import dataclasses
 import os
 import typing as t
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.squaremcp.infra.plugins.module_utils.microk8s import edge_guard, parse_docker_ps
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
@@ -315,6 +317,15 @@ def edge_expectations(host_vars: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return {"routers": {"routes.yml": sorted(routers), "dashboard.yml": [DASHBOARD_ROUTER] if dashboard else []},
             "managed_files": ["routes.yml", "dashboard.yml", os.path.basename(str(config))],
             "container": host_vars.get("traefik_container_name") or "traefik"}
+
+
+def collects_stacks(host_vars: t.Mapping[str, t.Any]) -> bool:
+    """Whether the runbooks read (and with repair=true restore) one Docker host's Compose stacks: what
+    ``runbook_stacks_enabled`` says where the inventory sets it, else whether the host has stacks (``stacks_stacks``)."""
+    enabled = host_vars.get("runbook_stacks_enabled")
+    if enabled is not None and enabled != "":
+        return boolean(enabled, strict=False)
+    return bool(host_vars.get("stacks_stacks"))
 
 
 def quarantine_files(found: t.Iterable[Finding | t.Mapping[str, t.Any]], host: str,

@@ -11,9 +11,12 @@ stays silent when it should not, on series shaped like what really produces them
   (roles/stacks/files/squaremcp_stack_watchdog.py), fed with ServiceStatus entries that _stacks builds
   from `docker inspect` documents, with the maintenance flag as a real file, written through
   ProcessFileOps and read back from disk;
-* textfile metrics of the drift check and ingress audit come from
-  tests/fixtures/monitoring/textfile/<writer>/<scenario>.prom (see its README); the certificate
-  rotation's rules are tested on its real output in test_cert_rotation_alerts.py;
+* the drift check's and the ingress audit's textfiles are what the real writers produce, generated here:
+  tools/drift-check (the callback squaremcp.infra.drift's metrics) on the drift fixture playbook for host
+  squaremcp-prod-1, drifted and then converged, and tools/drift-check ingress-audit (ingress_class,
+  audit) against the Kubernetes double with the seed's Ingresses, unserved and then all on class public;
+  the certificate rotation's rules are tested on its real output in test_cert_rotation_alerts.py, the
+  backup's in test_backup_alerts.py;
 * node exporter, Traefik and `up` series carry the labels those targets really expose.
 
 A coverage check makes sure no alert of the rule files goes untested either way. Alertmanager's
@@ -22,13 +25,16 @@ routing of the same alerts is checked with `amtool config routes test`.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import importlib.util
+import json
 import os
 import re
 import ssl
 import subprocess
 import tempfile
+import sys
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +47,8 @@ from ansible_collections.squaremcp.infra.plugins.module_utils import _monitoring
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks
 from tests.certs_factory import CertFactory, cert_pem
 from tests.integration.monitoring_lab import free_port
+from tests.integration.test_drift_check import common, converge, drift_check, local_inventory
+from tests.integration.test_ingress_edge import load_134
 from tests.unit.test_monitoring_config import options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,7 +258,51 @@ def test_the_probes_answer_like_a_visitor_would_see_them(probes):
     assert 4.9 * DAY < left["tls_soon"] <= 5 * DAY and 1.9 * DAY < left["tls_critical"] <= 2 * DAY
 
 
-def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, probes):
+def drift_textfiles(tmp_path):
+    """{scenario: squaremcp_drift.prom} as tools/drift-check writes it for host squaremcp-prod-1 (the drift
+    fixture playbook on an empty directory: drifted; after converging it: clean), and the drifted task count."""
+    work = tmp_path / "drift"
+    work.mkdir()
+    args = common(work, local_inventory(work, **{"squaremcp-prod-1": {"ansible_connection": "local"}}))
+    drifted = drift_check(work, *args)
+    assert drifted.returncode == 2, drifted.stdout + drifted.stderr
+    texts = {"drifted": (work / "squaremcp_drift.prom").read_text()}
+    count = json.loads((work / "drift.json").read_text())["drifted_tasks"]
+    converge(work)
+    clean = drift_check(work, *args)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    texts["clean"] = (work / "squaremcp_drift.prom").read_text()
+    return texts, count
+
+
+def ingress_textfiles(kube, tmp_path):
+    """{scenario: squaremcp_ingress.prom} as tools/drift-check ingress-audit writes it: the seed's Ingresses
+    (some on classes no controller serves: unserved), then all of them on class public (served); and the count."""
+    work = tmp_path / "ingress"
+    work.mkdir()
+    inventory = work / "inventory.yml"
+    inventory.write_text(json.dumps({"k8s_control_plane": {"hosts": {"squaremcp-prod-1": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
+        "microk8s_kubeconfig_path": kube.kubeconfig_path}}}}))
+    args = ["ingress-audit", "-i", str(inventory), "--report", str(work / "ingress.json"),
+            "--textfile", str(work / "squaremcp_ingress.prom")]
+    load_134(kube)
+    unserved = drift_check(work, *args)
+    assert unserved.returncode == 2, unserved.stdout + unserved.stderr
+    texts = {"unserved": (work / "squaremcp_ingress.prom").read_text()}
+    count = json.loads((work / "ingress.json").read_text())["unserved"]
+    for ingress in kube.list("networking.k8s.io/v1", "Ingress"):
+        public = copy.deepcopy(ingress)
+        public["spec"]["ingressClassName"] = "public"
+        public["metadata"].get("annotations", {}).pop("kubernetes.io/ingress.class", None)
+        kube.apply(public)
+    served = drift_check(work, *args)
+    assert served.returncode == 0, served.stdout + served.stderr
+    texts["served"] = (work / "squaremcp_ingress.prom").read_text()
+    return texts, count
+
+
+def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, probes, kube):
     expect = Expectations()
     tests = []
 
@@ -342,11 +394,15 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
         expect("10m", "HostMemoryPressure"), expect("15m", "HostMemoryPressure"),
         expect("21m", "HostMemoryPressure", (dict(NODE, severity="warning"), "squaremcp-prod-1:9100 has only 5% of its memory available"))]})
 
-    # Textfile writers: one test per scenario (the stacks watchdog's real output, the others' snapshots)
+    # Textfile writers: one test per scenario (every writer's real output)
     def textfile(writer, scenario, minutes=30):
         if writer == "stacks":
             return exposition(watchdog_textfile(tmp_path, scenario), NODE, minutes)
         return exposition((TEXTFILE / writer / (scenario + ".prom")).read_text(), NODE, minutes)
+
+    drift, drifted_tasks = drift_textfiles(tmp_path)
+    ingress, unserved = ingress_textfiles(kube, tmp_path)
+    assert drifted_tasks > 0 and unserved > 0
 
     stopped = "Service hermes-mcp of stack hermes on squaremcp-prod-1:9100 is not running and the watchdog could not bring it back " \
               "(playbooks/runbooks/restore_services.yml)"
@@ -364,18 +420,21 @@ def test_every_alert_fires_when_it_should_and_only_then(promtool, tmp_path, prob
                                   (dict(postgres, severity="warning"), unhealthy.format("postgres", "fetcherpay")))]),
             ("maintenance", [expect("20m", "DockerContainersStopped"), expect("20m", "DockerContainersUnhealthy")])):
         tests.append({"interval": "1m", "input_series": textfile("stacks", scenario), "alert_rule_test": checks})
-    tests.append({"interval": "1m", "input_series": textfile("drift", "clean"), "alert_rule_test": [expect("20m", "ConfigurationDrift")]})
-    tests.append({"interval": "1m", "input_series": textfile("drift", "drifted"), "alert_rule_test": [
+    tests.append({"interval": "1m", "input_series": exposition(drift["clean"], NODE, 30),
+                  "alert_rule_test": [expect("20m", "ConfigurationDrift")]})
+    tests.append({"interval": "1m", "input_series": exposition(drift["drifted"], NODE, 30), "alert_rule_test": [
         expect("10m", "ConfigurationDrift"),
-        expect("16m", "ConfigurationDrift", (dict(NODE, host="squaremcp-prod-1", severity="warning"),
-               "3 task(s) would change on squaremcp-prod-1: it drifted from the inventory (see the drift report)"))]})
-    tests.append({"interval": "1m", "input_series": textfile("ingress", "served"), "alert_rule_test": [expect("20m", "IngressClassDrift")]})
-    tests.append({"interval": "1m", "input_series": textfile("ingress", "unserved"), "alert_rule_test": [
+        expect("16m", "ConfigurationDrift", (
+            dict(NODE, host="squaremcp-prod-1", severity="warning"),
+            "%d task(s) would change on squaremcp-prod-1: it drifted from the inventory (see the drift report)" % drifted_tasks))]})
+    tests.append({"interval": "1m", "input_series": exposition(ingress["served"], NODE, 30),
+                  "alert_rule_test": [expect("20m", "IngressClassDrift")]})
+    tests.append({"interval": "1m", "input_series": exposition(ingress["unserved"], NODE, 30), "alert_rule_test": [
         expect("10m", "IngressClassDrift"),
         expect("16m", "IngressClassDrift", (
             dict(NODE, severity="warning"),
-            "4 Ingress(es) in the cluster of squaremcp-prod-1:9100 are served by no ingress controller: see "
-            "playbooks/runbooks/edge_outage.yml"))]})
+            "%d Ingress(es) in the cluster of squaremcp-prod-1:9100 are served by no ingress controller: see "
+            "playbooks/runbooks/edge_outage.yml" % unserved))]})
 
     tested = promtool_test(promtool, tmp_path, tests)
     assert tested.returncode == 0, tested.stdout + tested.stderr

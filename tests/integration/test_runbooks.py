@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import socketserver
+import ssl
 import subprocess
 import sys
+import threading
 
 import pytest
 import yaml
@@ -54,30 +58,49 @@ def host_vars(kube, tmp_path, **extra):
 
 def run(kube, tmp_path, variables, *args, hosts=None, reports=True):
     """ansible-playbook edge_outage.yml with localhost in edge and k8s_control_plane; returns the process."""
-    reports_dir = tmp_path / "reports"
-    if reports:
-        reports_dir.mkdir(exist_ok=True)
-    inventory = {"all": {"vars": {"runbook_reports_dir": str(reports_dir)} if reports else {},
-                         "children": {"edge": {"hosts": dict({"localhost": variables}, **(hosts or {}))},
-                                      "k8s_control_plane": {"hosts": {"localhost": None}}}}}
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory))
+    return run_playbook(tmp_path, RUNBOOK, {"edge": {"hosts": dict({"localhost": variables}, **(hosts or {}))},
+                                            "k8s_control_plane": {"hosts": {"localhost": None}}}, *args, reports=reports)
+
+
+def runbook_env(tmp_path):
+    """The environment the runbooks run in: the venv's ansible-playbook first on PATH (as after `make venv`), the
+    collection from the checkout, Ansible's state in the test's directory, PWD the test's directory."""
     tmp = tmp_path / "ansible-tmp"
     tmp.mkdir(exist_ok=True)
     env = dict(os.environ, ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
                ANSIBLE_LOCAL_TEMP=str(tmp), ANSIBLE_REMOTE_TEMP=str(tmp), TMPDIR=str(tmp), ANSIBLE_NOCOLOR="1",
-               no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost", PWD=str(tmp_path))
+               no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost", PWD=str(tmp_path),
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     env.pop("ANSIBLE_CONFIG", None)
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(path), RUNBOOK, *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=str(tmp_path), check=False)
+    return env
 
 
-def reports(tmp_path):
-    return sorted((tmp_path / "reports").glob("edge_outage-*.json"))
+def run_playbook(tmp_path, playbook, children, *args, reports=True):
+    """ansible-playbook PLAYBOOK with an inventory of these groups (runbook_reports_dir in the test's directory)."""
+    reports_dir = tmp_path / "reports"
+    if reports:
+        reports_dir.mkdir(exist_ok=True)
+    inventory = {"all": {"vars": {"runbook_reports_dir": str(reports_dir)} if reports else {}, "children": children}}
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(path), playbook, *args]
+    return subprocess.run(command, env=runbook_env(tmp_path), capture_output=True, text=True, timeout=600,
+                          cwd=str(tmp_path), check=False)
 
 
-def last_report(tmp_path):
-    return json.loads(reports(tmp_path)[-1].read_text())
+def run_fix(tmp_path, fix):
+    """The command a finding suggests, run as printed (its text up to the description in brackets) from the
+    directory the runbook ran in."""
+    return subprocess.run(shlex.split(fix.split(" (")[0]), env=runbook_env(tmp_path), capture_output=True, text=True,
+                          timeout=600, cwd=str(tmp_path), check=False)
+
+
+def reports(tmp_path, runbook="edge_outage"):
+    return sorted((tmp_path / "reports").glob("%s-*.json" % runbook))
+
+
+def last_report(tmp_path, runbook="edge_outage"):
+    return json.loads(reports(tmp_path, runbook)[-1].read_text())
 
 
 def found(report):
@@ -99,7 +122,7 @@ def test_split_edge_report_then_repair_then_clean(kube, tmp_path):
     assert "Edge outage: 4 problem(s) found" in first.stdout
     assert len(list((tmp_path / "reports").glob("*.md"))) == 1  # ONE report per run: one JSON + one Markdown
 
-    repaired = run(kube, tmp_path, variables, "-e", "repair=true")
+    repaired = run_fix(tmp_path, split["fix"])  # issue 15: the suggestion, run as printed
     assert repaired.returncode == 0, repaired.stdout[-3000:]
     assert host_ports(kube) == {"http": 18080, "https": 18443, "health": 10254}
     assert classes(kube)["hermes-mcp/hermes-mcp"] == "public"
@@ -126,6 +149,39 @@ def test_edge_down_suggests_only_the_edge_repair(kube, tmp_path):
     assert edge["edge_ports"]["repair"] == "edge" and "the edge is down" in edge["edge_ports"]["summary"]
     assert edge["edge_container"]["summary"] == "the Traefik container traefik is exited (exit code 137)"
     assert "(re-sync the edge (traefik role" in edge["edge_ports"]["fix"]
+
+
+def test_certificate_the_live_endpoint_serves(kube, tmp_path):
+    """A TLS endpoint on 127.0.0.1 serving squaremcp.test (the inventory's router) a certificate that expires in 2
+    days: the runbook names it from the live handshake (SNI), critical, with the days left."""
+    from tests.certs_factory import CertFactory
+
+    pair = CertFactory().issue(["squaremcp.test"], days=2.2)
+    (tmp_path / "served.pem").write_bytes(pair.crt + pair.key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "served.pem"))
+
+    class Handshake(socketserver.BaseRequestHandler):
+        def handle(self):
+            try:
+                context.wrap_socket(self.request, server_side=True).close()
+            except (OSError, ssl.SSLError):
+                pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handshake)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    variables = host_vars(kube, tmp_path, runbook_endpoint_port=server.server_address[1])
+    routes = tmp_path / "traefik" / "dynamic" / "routes.yml"  # the probe asks for the names of TLS routers
+    routes.write_text(routes.read_text().replace("      service: site\n", "      service: site\n      tls: {}\n", 1))
+    try:
+        result = run(kube, tmp_path, variables)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode != 0
+    served = [f for f in last_report(tmp_path)["findings"] if f["kind"] == "certificate_served"]
+    assert [(f["subject"], f["severity"]) for f in served] == [("squaremcp.test", "critical")], served
+    assert "expires in 2 day(s)" in served[0]["summary"]
 
 
 def test_check_mode_changes_nothing_and_writes_no_report(kube, tmp_path):
@@ -241,9 +297,15 @@ def test_cert_rotation_writes_the_same_report(kube, tmp_path):
                                                  "children": {"edge": {"hosts": {"localhost": variables}}}}}))
     env = dict(os.environ, ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1", PWD=str(tmp_path))
-    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-                           os.path.join(ROOT, "playbooks", "cert_rotation.yml")], env=env, capture_output=True, text=True,
-                          timeout=600, cwd=str(tmp_path), check=False)
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+               os.path.join(ROOT, "playbooks", "cert_rotation.yml")]
+    before = (traefik / "dynamic" / "certificates.yml").read_bytes()
+    checked = subprocess.run(command + ["--check"], env=env, capture_output=True, text=True, timeout=600,
+                             cwd=str(tmp_path), check=False)
+    assert (traefik / "dynamic" / "certificates.yml").read_bytes() == before, checked.stdout[-3000:]
+    assert sorted((traefik / "certs").iterdir()) == [traefik / "certs" / "manual.crt", traefik / "certs" / "manual.key"]
+    assert list((tmp_path / "reports").iterdir()) == [] and "(not written: check mode)" in checked.stdout
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=str(tmp_path), check=False)
     assert done.returncode == 0, done.stdout[-3000:]
     report = json.loads(sorted((tmp_path / "reports").glob("cert_rotation-*.json"))[-1].read_text())
     assert [f["subject"] for f in report["before"]] == ["/etc/traefik/certs/manual.crt"]

@@ -13,6 +13,7 @@ cannot get the lock writes nothing. Everything the tests create is removed after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -55,25 +56,37 @@ def compose_file(project):
     return {"name": project, "services": services, "secrets": {"token": {"file": "./secrets/token"}}}
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
+@contextlib.contextmanager
+def compose_project(work, prefix):
+    """The four-service project, uniquely named, up and healthy under ``work``/stacks; removed afterwards."""
     if docker("image", "inspect", IMAGE, check=False).returncode != 0:
         pytest.fail("%s is missing: run make images" % IMAGE)
-    work = tmp_path_factory.mktemp("stack_health")
-    name = "sqstk-it-%s" % uuid.uuid4().hex[:8]
+    name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
     directory = work / "stacks" / name
     (directory / "secrets").mkdir(parents=True)
     (directory / "secrets" / "token").write_text(TOKEN)
     (directory / "compose.yml").write_text(yaml.safe_dump(compose_file(name)))
     (work / "maintenance").mkdir()
-    up = subprocess.run(["docker", "compose", "--project-directory", str(directory), "up", "-d", "--wait"],
-                        capture_output=True, text=True, check=False)
+    project = {"name": name, "work": work, "stacks": work / "stacks", "maintenance": work / "maintenance",
+               "directory": directory}
     try:
-        assert up.returncode == 0, up.stderr
-        yield {"name": name, "work": work, "stacks": work / "stacks", "maintenance": work / "maintenance"}
+        compose_up(project)
+        yield project
     finally:
         subprocess.run(["docker", "compose", "--project-directory", str(directory), "down", "--timeout", "1"],
                        capture_output=True, check=False)
+
+
+def compose_up(project):
+    done = subprocess.run(["docker", "compose", "--project-directory", str(project["directory"]), "up", "-d", "--wait"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    with compose_project(tmp_path_factory.mktemp("stack_health"), "sqstk-it") as created:
+        yield created
 
 
 def container(project, service):

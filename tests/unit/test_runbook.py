@@ -165,6 +165,15 @@ def test_stacks_and_monitoring():
     assert _runbook.repair_steps(found) == {"stacks": [HOST]}
 
 
+@pytest.mark.parametrize("host_vars, collects", [
+    ({}, False), ({"stacks_stacks": {}}, False), ({"stacks_stacks": {"hermes": {}}}, True),
+    ({"stacks_stacks": {"hermes": {}}, "runbook_stacks_enabled": False}, False),
+    ({"stacks_stacks": {"hermes": {}}, "runbook_stacks_enabled": "no"}, False),
+    ({"runbook_stacks_enabled": True}, True), ({"runbook_stacks_enabled": "true"}, True)])
+def test_the_runbooks_collect_the_stacks_of_hosts_that_have_them(host_vars, collects):
+    assert _runbook.collects_stacks(host_vars) is collects
+
+
 def test_after_a_repair_a_fix_is_not_suggested_again():
     found = _runbook.findings(data(), EXPECTED, repaired=True)
     assert all(f.fix.startswith("repair=true did not clear it") for f in found)

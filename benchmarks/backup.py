@@ -37,7 +37,7 @@ def fill(stack: Stack, rows: int) -> None:
     stack.seed()
     stack.psql("INSERT INTO payments SELECT g, g * 7, 'payment ' || md5(g::text) "
                "FROM generate_series(1000, %d) g;" % (rows + 999))
-    stack.mariadb("INSERT INTO shop.orders SELECT seq, CONCAT('item ', seq) FROM seq_10_to_%d;" % (rows // 10 + 9))
+    stack.mariadb("INSERT INTO shop.orders SELECT seq, CONCAT('item ', seq) FROM shop.seq_10_to_%d;" % (rows // 10 + 9))
     stack.redis("EVAL", "for i=1,%d do redis.call('SET', 'key:'..i, i) end" % (rows // 100), "0")
 
 

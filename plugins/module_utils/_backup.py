@@ -133,6 +133,8 @@ def lock(config: Config, files):
         return None
     try:
         return fileio.FileLock(config.lock_path, timeout=config.lock_timeout).acquire()
+    except fileio.LockTimeout as exc:
+        raise BackupError(str(exc))
     except fileio.FileError as exc:
         raise BackupError("%s (backup_state_dir must exist: converge the backup role)" % exc)
 
@@ -222,6 +224,10 @@ def _directory_item(config: Config, docker: Docker, source: Source, restics: Dic
         item.path = source.path or docker.volume_mountpoint(source.volume)
     except SourceError as exc:
         item.error = str(exc)
+        return item
+    if os.path.islink(item.path.rstrip("/")):
+        item.error = "%s: %s is a symbolic link (to %s): restic would save the link, not the data; name the directory " \
+                     "itself in backup_sources" % (source.display, item.path, os.readlink(item.path.rstrip("/")))
         return item
     if not os.path.isdir(item.path):
         item.error = "%s: %s is not a directory on this host: fix backup_sources or create it" % (source.display, item.path)

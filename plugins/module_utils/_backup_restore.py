@@ -235,6 +235,11 @@ class _Target(object):
             return
         self.directory = self.source.path or self.docker.volume_mountpoint(self.source.volume)
         self.item.target = self.directory
+        for path in self._work_paths():
+            if os.path.islink(path):
+                raise SourceError("%s: %s is a symbolic link (to %s): refusing to restore through it; %s" % (
+                    self.source.display, path, os.readlink(path), "name the directory itself in backup_sources"
+                    if path == self.directory.rstrip("/") else "remove the link (the restore creates that directory)"))
         self.saved_tree = _listing_of_snapshot(restic.ls(self.item.snapshot), self.entry["path"])
         live = _listing_of_tree(self.directory) if os.path.isdir(self.directory) else {}
         self.item.state, self.item.differences = _compare_trees(live, self.saved_tree)
@@ -294,10 +299,14 @@ class _Target(object):
                 users.append(container)
         return users
 
+    def _work_paths(self) -> Tuple[str, str, str]:
+        """The directory, its staging directory and where its old content goes (beside it)."""
+        directory = self.directory.rstrip("/")
+        staging = os.path.join(os.path.dirname(directory), ".squaremcp-restore-%s" % os.path.basename(directory))
+        return directory, staging, staging + ".old"
+
     def _restore_directory(self, restic: Restic, config: Config) -> None:
-        parent = os.path.dirname(self.directory.rstrip("/"))
-        staging = os.path.join(parent, ".squaremcp-restore-%s" % os.path.basename(self.directory.rstrip("/")))
-        old = staging + ".old"
+        _directory, staging, old = self._work_paths()
         for path in (staging, old):
             shutil.rmtree(path, ignore_errors=True)
         os.makedirs(staging, mode=0o700)
@@ -450,10 +459,17 @@ def _maintenance(config: Config, projects: List[str], outcome: RestoreOutcome):
             os.makedirs(config.maintenance_dir, mode=0o755, exist_ok=True)
             for project in projects:
                 flag = os.path.join(config.maintenance_dir, project)
-                if not os.path.exists(flag):
-                    with open(flag, "w") as handle:
-                        handle.write("restic_restore of run %s\n" % outcome.run)
-                    created.append(flag)
+                if os.path.islink(flag):
+                    outcome.warnings.append("the maintenance flag %s is a symbolic link: not written through it "
+                                            "(remove the link)" % flag)
+                    continue
+                try:
+                    fd = os.open(flag, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                except FileExistsError:
+                    continue  # set by someone else: stays
+                with os.fdopen(fd, "w") as handle:
+                    handle.write("restic_restore of run %s\n" % outcome.run)
+                created.append(flag)
         except OSError as exc:
             outcome.warnings.append("cannot set the maintenance flags in %s: %s" % (config.maintenance_dir, exc))
     try:

@@ -185,7 +185,7 @@ def test_the_lock_of_another_run(stack, host):
     with FileLock(str(host.root / "state" / "backup.lock"), timeout=1):
         done = host.entry("backup")
     assert done.returncode == 2
-    assert "another run holds the lock %s (pid %d) and did not release it within 5s" % (
+    assert "another run holds the lock on %s (pid %d) and did not release it within 5s" % (
         host.root / "state" / "backup.lock", os.getpid()) in done.stderr
     assert host.metrics()["last_run_timestamp_seconds"]["local"] > previous
 

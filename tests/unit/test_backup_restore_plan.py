@@ -102,3 +102,19 @@ def test_latest_is_the_newest_complete_run_and_runs_are_found_by_id_or_any_snaps
         restore.select_run(repo, "h", "ffffffff")
     with pytest.raises(restore.RestoreError, match="holds no complete backup run of host h"):
         restore.select_run(Snapshots([RUNS[3]]), "h", "latest")
+
+
+def test_maintenance_flags_are_never_written_through_a_link_and_others_flags_stay(tmp_path):
+    flags, outside = tmp_path / "maintenance", tmp_path / "outside"
+    flags.mkdir()
+    outside.mkdir()
+    os.symlink(str(outside / "created"), str(flags / "linked"))  # dangling: open() would create outside/created
+    (flags / "someone").write_text("kept\n")
+    config = type("Config", (), {"maintenance_dir": str(flags)})()
+    outcome = restore.RestoreOutcome(repository="local", host="h", run="r1")
+    with restore._maintenance(config, ["linked", "someone", "ours"], outcome):
+        assert (flags / "ours").read_text() == "restic_restore of run r1\n"
+    assert sorted(os.listdir(str(flags))) == ["linked", "someone"] and (flags / "someone").read_text() == "kept\n"
+    assert os.listdir(str(outside)) == []
+    assert outcome.warnings == ["the maintenance flag %s is a symbolic link: not written through it (remove the link)"
+                                % (flags / "linked")]

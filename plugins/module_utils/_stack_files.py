@@ -18,6 +18,7 @@ already deployed (their compose.yml existed).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
@@ -25,7 +26,8 @@ import stat
 from typing import Any, Dict, List
 
 # The shared file helpers (renamed to _files.py on the hardening branch: change this one line).
-from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, read_bytes, remove_files, write_files
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
+    FileError, file_ops, lock_directory, read_bytes, remove_files, write_files)
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -120,7 +122,19 @@ def apply(module, root: str, stacks: List[Dict[str, Any]], prune: bool = True) -
     names = [p.stack for p in planned]
     if len(set(names)) != len(names):
         raise StackFilesError("a stack is listed twice: %s" % sorted(n for n in names if names.count(n) > 1))
-    before = {f["path"]: read_bytes(f["path"]) for p in planned for f in p.files}
+    with lock_directory(os.path.join(root, ".lock"), timeout=120):  # two runs on one root take turns (nothing created)
+        return _apply_locked(module, root, planned, prune)
+
+
+def _apply_locked(module, root: str, planned: List[Planned], prune: bool) -> Dict[str, Any]:
+    before = {f["path"]: read_bytes(f["path"], follow_symlinks=False) for p in planned for f in p.files}
+    for p in planned:
+        for spec in p.files:
+            spec["expect"] = before[spec["path"]]  # never write from a stale read
+    # Links, owners, groups and modes are checked before a directory is created or fixed: a refused run changes nothing.
+    dry_run = copy.copy(file_ops(module))
+    dry_run.check_mode = True
+    write_files(dry_run, [f for p in planned for f in p.files])
     changed = False
     try:
         changed |= _ensure_dir(module, root, 0o755)

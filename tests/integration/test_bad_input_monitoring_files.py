@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from tests.badinput import run_cases, state, texts
+from tests.badinput import assert_refused, assert_secret_absent, run_cases, state
 
 pytestmark = pytest.mark.slow
 
@@ -99,15 +99,9 @@ def test_refused_input_changes_nothing_and_says_why(tmp_path):
                 "missing-directory": "is not in directories", "refused-secret-file": "refused by amtool"}
     before = {name: state(base) for name, base in bases.items()}
     run = run_cases(tmp_path, MODULE, cases, diff=True)
-    for name, message in expected.items():
-        result = run[name]
-        assert result.get("failed") and message in result["msg"], (name, result.get("msg"))
-        assert "Traceback" not in str(result) and "report this" not in result["msg"], (name, result)
-        assert not result.get("changed"), name
-        assert state(bases[name]) == before[name], name
+    assert_refused(run, bases, before, expected)
     # the tool printed the whole secret file: neither the URL nor the credential reaches the operator
-    assert CANARY not in run.output
-    assert not [t for r in run.results.values() for t in texts(r) if CANARY in t]
+    assert_secret_absent(run, CANARY)
 
 
 def test_pruned_links_and_secrets(tmp_path):

@@ -15,18 +15,12 @@ import os
 
 import pytest
 
-from tests.badinput import run_cases, state, texts
+from tests.badinput import assert_refused, assert_secret_absent, run_cases, state
 
 pytestmark = pytest.mark.slow
 
 MODULE = "squaremcp.infra.runbook_report"
 CANARY = "canary-pass-91c2"
-
-
-def module_result(result):
-    """What the module returned: without ``invocation``, Ansible's echo of the task's own arguments (shown from -vvv
-    on), which is the caller's input, not the module's output."""
-    return {key: value for key, value in result.items() if key != "invocation"}
 
 
 def reports(tmp_path, case):
@@ -37,8 +31,8 @@ def reports(tmp_path, case):
 
 
 def test_refused_input_writes_nothing_and_says_why(tmp_path):
-    bases = {name: reports(tmp_path, name) for name in ("bad-name", "missing-dir", "edge-not-a-mapping",
-                                                         "files-not-a-list")}
+    names = ("bad-name", "missing-dir", "edge-not-a-mapping", "files-not-a-list")
+    bases = {name: reports(tmp_path, name) for name in names}
     cases = {
         "bad-name": {"dir": str(bases["bad-name"] / "reports"), "runbook": "../edge"},
         "missing-dir": {"dir": str(bases["missing-dir"] / "nowhere"), "runbook": "edge_outage"},
@@ -51,13 +45,8 @@ def test_refused_input_writes_nothing_and_says_why(tmp_path):
                 "edge-not-a-mapping": "does not have the shape", "files-not-a-list": "does not have the shape"}
     before = {name: state(base) for name, base in bases.items()}
     run = run_cases(tmp_path, MODULE, cases, diff=True)
-    for name, message in expected.items():
-        result = run[name]
-        assert result.get("failed") and message in result["msg"], (name, result.get("msg"))
-        assert "Traceback" not in str(result) and "MODULE FAILURE" not in str(result), (name, result)
-        assert state(bases[name]) == before[name], name
-    assert CANARY not in run.output
-    assert not [t for r in run.results.values() for t in texts(module_result(r)) if CANARY in t]
+    assert_refused(run, bases, before, expected)
+    assert_secret_absent(run, CANARY)
 
 
 def test_links_existing_reports_and_secrets(tmp_path):
@@ -93,8 +82,7 @@ def test_links_existing_reports_and_secrets(tmp_path):
     assert run["planted"]["previous"]["path"].startswith(str(directory / "planted-")), run["planted"]["previous"]
     after = state(base)
     assert {name: after[name] for name in kept} == kept  # the link, its target and every planted file untouched
-    assert CANARY not in run.output
-    assert not [t for r in run.results.values() for t in texts(module_result(r)) if CANARY in t]
+    assert_secret_absent(run, CANARY)
     written = [run[name][key] for name in cases for key in ("json_path", "markdown_path")]
     assert len(set(written)) == 6
     for path in written:

@@ -123,3 +123,11 @@ def assert_secret_absent(run, secret):
     assert secret not in run.output
     results = [{key: value for key, value in result.items() if key != "invocation"} for result in run.results.values()]
     assert not [text for result in results for text in texts(result) if secret in text]
+
+
+def run_refused(tmp_path, module, cases, bases, expected, **options):
+    """Run ``cases`` (see :func:`run_cases`) and :func:`assert_refused` them against the state of ``bases`` before."""
+    before = {case: state(base) for case, base in bases.items()}
+    run = run_cases(tmp_path, module, cases, **options)
+    assert_refused(run, bases, before, expected)
+    return run

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from tests.badinput import assert_refused, assert_secret_absent, run_cases, state
+from tests.badinput import assert_secret_absent, run_cases, run_refused, state
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +43,7 @@ def test_refused_input_writes_nothing_and_says_why(tmp_path):
     }
     expected = {"bad-name": "lower case letters", "missing-dir": "set runbook_reports_dir in the inventory",
                 "edge-not-a-mapping": "does not have the shape", "files-not-a-list": "does not have the shape"}
-    before = {name: state(base) for name, base in bases.items()}
-    run = run_cases(tmp_path, MODULE, cases, diff=True)
-    assert_refused(run, bases, before, expected)
+    run = run_refused(tmp_path, MODULE, cases, bases, expected, diff=True)
     assert_secret_absent(run, CANARY)
 
 

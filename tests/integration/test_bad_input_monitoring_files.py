@@ -12,6 +12,7 @@ could echo); the real promtool/amtool/blackbox checks run in test_monitoring_rol
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 
 import pytest
@@ -44,9 +45,7 @@ def site(tmp_path, case):
 
 def relink(path, target):
     if path.is_dir() and not path.is_symlink():
-        for child in path.iterdir():
-            child.unlink()
-        path.rmdir()
+        shutil.rmtree(str(path))
     elif path.exists():
         path.unlink()
     os.symlink(str(target), str(path))

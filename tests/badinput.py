@@ -104,3 +104,30 @@ def texts(result):
                 walk(item)
     walk(result)
     return found
+
+
+def assert_refused(run, bases, before, expected):
+    """Every case of ``expected`` ({case: text its message holds}) failed with that message, without a traceback or
+    a "report this", changed nothing it reports, and left its directory ``bases[case]`` exactly as ``before[case]``."""
+    for case, message in expected.items():
+        result = run[case]
+        assert result.get("failed") and message in result.get("msg", ""), (case, result.get("msg"))
+        assert "Traceback" not in str(result) and "MODULE FAILURE" not in str(result), (case, result)
+        assert "report this" not in result["msg"] and not result.get("changed"), (case, result)
+        assert state(bases[case]) == before[case], case
+
+
+def assert_secret_absent(run, secret):
+    """``secret`` is in neither the playbook's output nor any module result (``invocation`` left out: from -vvv on,
+    that is Ansible's echo of the task's own arguments, not something the module said)."""
+    assert secret not in run.output
+    results = [{key: value for key, value in result.items() if key != "invocation"} for result in run.results.values()]
+    assert not [text for result in results for text in texts(result) if secret in text]
+
+
+def run_refused(tmp_path, module, cases, bases, expected, **options):
+    """Run ``cases`` (see :func:`run_cases`) and :func:`assert_refused` them against the state of ``bases`` before."""
+    before = {case: state(base) for case, base in bases.items()}
+    run = run_cases(tmp_path, module, cases, **options)
+    assert_refused(run, bases, before, expected)
+    return run

@@ -16,6 +16,7 @@ temporary directory, mounted at the same path).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -24,8 +25,9 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact_text
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import (
-    FileError, read_bytes, remove_files, write_files)
+    FileError, file_ops, lock_directory, read_bytes, remove_files, write_files)
 
 CHECKS = {
     # kind: (tool, arguments after the tool's argv; {file} is the staged copy, {files} all of that kind)
@@ -37,6 +39,7 @@ CHECKS = {
     "loki": ("loki", ["-config.file={file}", "-verify-config"]),
     "alloy": ("alloy", ["fmt", "{file}"]),
 }
+TOOLS = sorted({tool for tool, _arguments in CHECKS.values()})
 FILE_SD_CONFIG = ".file_sd_check.yml"
 # file_sd targets are the blackbox job's: URLs or host:port, probed through the exporter.
 FILE_SD_TEMPLATE = ("scrape_configs:\n  - job_name: check\n    file_sd_configs:\n      - files: [%s]\n"
@@ -87,6 +90,38 @@ def _relative(path: str) -> str:
     if os.path.isabs(path) or norm.startswith("..") or norm in (".", ""):
         raise FileError("%r is not a path inside the root directory: give a relative path such as prometheus/prometheus.yml" % path)
     return norm
+
+
+def _no_link_below(root: str, relative: str) -> None:
+    """Refuse when ``relative`` (or a directory on the way to it) under ``root`` is a symbolic link: nothing is
+    written, chmod-ed or pruned through a link (``root`` itself is named by the task and may be one)."""
+    path = root
+    for part in relative.split(os.sep):
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            raise FileError("%s is a symbolic link (to %s): refusing to write, chmod or prune through it; replace the "
+                            "link with the directory or file itself, or point root at the real directory"
+                            % (path, os.readlink(path)))
+
+
+def check_tools(tools: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """``tools`` as {name: argv}; a name no check uses (a typo would silently skip checks) or an argv that is not a
+    list of strings is refused."""
+    unknown = sorted(set(tools) - set(TOOLS))
+    if unknown:
+        raise FileError("tools %s: no check uses %s; the tools are %s (monitoring_check_commands in the inventory)"
+                        % (", ".join(unknown), "it" if len(unknown) == 1 else "them", ", ".join(TOOLS)))
+    checked: Dict[str, List[str]] = {}
+    for name, argv in tools.items():
+        if argv in (None, "", []):
+            checked[name] = []
+        elif isinstance(argv, list) and all(isinstance(part, str) and part for part in argv):
+            checked[name] = list(argv)
+        else:
+            raise FileError("tools.%s must be a list of strings (the command and its first arguments, e.g. "
+                            "[/usr/bin/%s]), not a %s (monitoring_check_commands.%s in the inventory)"
+                            % (name, name, type(argv).__name__, name))
+    return checked
 
 
 def _run(argv: List[str], timeout: int) -> Tuple[int, str]:
@@ -146,6 +181,7 @@ def run_checks(files: List[WantedFile], tools: Mapping[str, List[str]], check_mo
                         "{file_sd_config}", os.path.join(workdir, FILE_SD_CONFIG)))
             rc, output = _run(argv, timeout)
             output = output.replace(workdir + "/", "")
+            output = redact_text(output)
             if kind == "alertmanager" or any(w.secret for w in kinds[kind]):
                 output = redact(output, secrets)
             if rc != 0:
@@ -156,35 +192,57 @@ def run_checks(files: List[WantedFile], tools: Mapping[str, List[str]], check_mo
     return checked, skipped
 
 
-def _ensure_directories(module: Any, root: str, directories: List[Mapping[str, Any]]) -> List[str]:
-    """Create or fix the directories (mode, group); the relative paths that changed."""
+@dataclass
+class WantedDirectory:
+    relative: str
+    path: str
+    mode: int
+    gid: Optional[int]
+
+
+def _wanted_directories(root: str, directories: List[Mapping[str, Any]]) -> List[WantedDirectory]:
+    """Every directory spec resolved and checked (mode, group, no link, not a file) before anything changes."""
     import grp
 
-    changed = []
+    wanted = []
     for spec in directories:
         relative = _relative(spec["path"]) if spec["path"] not in ("", ".") else "."
-        path = os.path.join(root, relative)
-        mode = int(str(spec.get("mode") or "0755"), 8)
+        path = os.path.normpath(os.path.join(root, relative))
+        text = str(spec.get("mode") or "0755").strip()
+        if not re.match(r"^[0-7]{3,4}$", text):
+            raise FileError("directories: mode %r of %s is not an octal mode: give one such as '0755'" % (spec.get("mode"), relative))
         gid = None
         if spec.get("group") not in (None, ""):
             group = str(spec["group"])
             try:
                 gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
             except KeyError:
-                raise FileError("group %r does not exist on this host (directory %s)" % (group, path)) from None
+                raise FileError("group %r does not exist on this host (directory %s): create it first or fix the "
+                                "group" % (group, path)) from None
+        if relative != ".":
+            _no_link_below(root, relative)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise FileError("%s exists and is not a directory: remove it or fix the path" % path)
+        wanted.append(WantedDirectory(relative, path, int(text, 8), gid))
+    return wanted
+
+
+def _ensure_directories(module: Any, wanted: List[WantedDirectory]) -> List[str]:
+    """Create or fix the directories (mode, group); the relative paths that changed."""
+    changed = []
+    for directory in wanted:
+        path, mode, gid = directory.path, directory.mode, directory.gid
         if not os.path.isdir(path):
-            if os.path.lexists(path):
-                raise FileError("%s exists and is not a directory: remove it or fix the path" % path)
-            changed.append(relative)
+            changed.append(directory.relative)
             if not module.check_mode:
                 os.makedirs(path, mode=0o700)
                 os.chmod(path, mode)
                 if gid is not None:
                     os.chown(path, -1, gid)
             continue
-        st = os.stat(path)
+        st = os.lstat(path)
         if (st.st_mode & 0o7777) != mode or (gid is not None and st.st_gid != gid):
-            changed.append(relative)
+            changed.append(directory.relative)
             if not module.check_mode:
                 os.chmod(path, mode)
                 if gid is not None:
@@ -192,41 +250,85 @@ def _ensure_directories(module: Any, root: str, directories: List[Mapping[str, A
     return changed
 
 
+def _lock_path(root: str) -> str:
+    """A path whose directory :func:`lock_directory` locks: ``root`` itself, or (not created yet) its nearest
+    existing parent, so two runs on one root take turns from the first install on."""
+    directory = os.path.abspath(root)
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return os.path.join(directory, ".lock")
+
+
 def apply(module: Any, root: str, files: List[WantedFile], directories: List[Mapping[str, Any]], prune: List[str],
-          tools: Mapping[str, List[str]]) -> Outcome:
-    """Check the whole set, then create the directories, write what changed and prune; an :class:`Outcome`."""
-    outcome = Outcome()
+          tools: Mapping[str, Any], lock_timeout: float = 600) -> Outcome:
+    """Check the whole set, then create the directories, write what changed and prune; an :class:`Outcome`.
+
+    Everything (paths, links, owners, groups, modes, tools) is checked before anything changes, and the
+    read-check-write runs under a lock on ``root``, so a timer and a person never interleave."""
     for wanted in files:
         wanted.path = _relative(wanted.path)
     listed = {w.path for w in files}
     if len(listed) != len(files):
         raise FileError("a path is listed twice in files: each file once")
+    checked_tools = check_tools(tools)
+    prune = [_relative(directory) for directory in prune]
+    with lock_directory(_lock_path(root), timeout=lock_timeout):
+        return _apply_locked(module, root, files, _wanted_directories(root, directories), prune, checked_tools)
+
+
+def _apply_locked(module: Any, root: str, files: List[WantedFile], directories: List[WantedDirectory],
+                  prune: List[str], tools: Mapping[str, List[str]]) -> Outcome:
+    outcome = Outcome()
+    listed = {w.path for w in files}
     stale = []
     for directory in prune:
-        base = os.path.join(root, _relative(directory))
+        _no_link_below(root, directory)
+        base = os.path.join(root, directory)
         if os.path.isdir(base):
             for name in sorted(os.listdir(base)):
-                relative = os.path.join(_relative(directory), name)
-                if relative not in listed and os.path.isfile(os.path.join(base, name)):
+                relative = os.path.join(directory, name)
+                path = os.path.join(base, name)
+                if relative not in listed and (os.path.islink(path) or os.path.isfile(path)):
                     stale.append(relative)
-    pending = [w for w in files if read_bytes(os.path.join(root, w.path)) != w.content]
+    current: Dict[str, Optional[bytes]] = {}
+    for wanted in files:
+        _no_link_below(root, wanted.path)
+        current[wanted.path] = read_bytes(os.path.join(root, wanted.path), follow_symlinks=False)
+    specs = [{"path": os.path.join(root, w.path), "content": w.content, "mode": w.mode, "owner": w.owner,
+              "group": w.group, "expect": current[w.path]} for w in files]
+    # Owners, groups, modes and writable directories, as a dry run (a directory still to be created passes).
+    dry_run = copy.copy(file_ops(module))
+    dry_run.check_mode = True
+    write_files(dry_run, specs)
+    created = {d.path for d in directories}
+    for spec in specs:
+        parent = os.path.dirname(spec["path"])
+        if spec["content"] != spec["expect"] and not os.path.isdir(parent) and parent not in created:
+            raise FileError("directory %s does not exist and is not in directories: add it there (or fix the path "
+                            "of %s)" % (parent, os.path.relpath(spec["path"], root)))
+    pending = [w for w in files if current[w.path] != w.content]
     if pending or stale:
         outcome.checked, outcome.skipped_checks = run_checks(files, tools, module.check_mode)
-    outcome.directories = _ensure_directories(module, root, directories)
+    outcome.directories = _ensure_directories(module, directories)
     for wanted in pending:
         if not wanted.secret:
-            before = read_bytes(os.path.join(root, wanted.path))
             outcome.diff.append({"before_header": wanted.path, "after_header": wanted.path,
-                                 "before": (before or b"").decode("utf-8", "replace"), "after": wanted.content.decode("utf-8", "replace")})
+                                 "before": (current[wanted.path] or b"").decode("utf-8", "replace"),
+                                 "after": wanted.content.decode("utf-8", "replace")})
         else:
             outcome.diff.append({"before_header": wanted.path, "after_header": wanted.path,
                                  "before": "(holds secrets: not shown)\n", "after": "(holds secrets: changed, not shown)\n"})
-    result = write_files(module, [{"path": os.path.join(root, w.path), "content": w.content, "mode": w.mode,
-                                   "owner": w.owner, "group": w.group} for w in files], check_missing_dirs=False)
+    result = write_files(module, specs, check_missing_dirs=False)
     outcome.written = [os.path.relpath(path, root) for path in result["written"]]
     for relative in stale:
-        outcome.diff.append({"before_header": relative, "after_header": "%s (removed)" % relative,
-                             "before": (read_bytes(os.path.join(root, relative)) or b"").decode("utf-8", "replace"), "after": ""})
+        path = os.path.join(root, relative)
+        if os.path.islink(path):
+            before = "(symbolic link to %s: the link is removed, not its target)\n" % os.readlink(path)
+        else:  # a file no longer listed may have held secrets (a receiver's URL): shown redacted
+            content = read_bytes(path, follow_symlinks=False) or b""
+            before = redact(redact_text(content.decode("utf-8", "replace")), [content])
+        outcome.diff.append({"before_header": relative, "after_header": "%s (removed)" % relative, "before": before,
+                             "after": ""})
     outcome.removed = [os.path.relpath(path, root) for path in remove_files(module, [os.path.join(root, s) for s in stale])]
     outcome.changed = bool(result["changed"] or outcome.removed or outcome.directories)
     return outcome

@@ -17,10 +17,12 @@ import re
 import typing as t
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _runbook
+from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError, read_bytes
 from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact
 
 REPORT_VERSION = 1
-NAME_RE = re.compile(r"^(?P<runbook>[a-z0-9_]+)-(?P<stamp>\d{8}T\d{6}Z)\.json$")
+# <runbook>-<UTC second>[-<n>].json: a second run within the same second gets -2, -3 ...
+NAME_RE = re.compile(r"^(?P<runbook>[a-z0-9_]+)-(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>[1-9][0-9]{0,5}))?\.json$")
 
 
 def utcnow() -> datetime.datetime:
@@ -32,7 +34,11 @@ def stamp(moment: datetime.datetime) -> str:
 
 
 def paths(directory: str, runbook: str, moment: datetime.datetime) -> tuple[str, str]:
-    base = os.path.join(directory, "%s-%s" % (runbook, stamp(moment)))
+    """The report's JSON and Markdown paths: the first pair of which neither file (nor link) exists yet."""
+    for seq in range(1, 1000):
+        base = os.path.join(directory, "%s-%s%s" % (runbook, stamp(moment), "-%d" % seq if seq > 1 else ""))
+        if not os.path.lexists(base + ".json") and not os.path.lexists(base + ".md"):
+            break
     return base + ".json", base + ".md"
 
 
@@ -42,19 +48,23 @@ def previous_report(directory: str, runbook: str) -> dict[str, t.Any]:
         entries = os.listdir(directory)
     except OSError:
         return {}
-    names = sorted((n for n in entries if _runbook_of(n) == runbook), reverse=True)
+    names = sorted((n for n in entries if _runbook_of(n) == runbook), key=_order, reverse=True)
     if not names:
         return {}
     path = os.path.join(directory, names[0])
     try:
-        with open(path, encoding="utf-8") as handle:
-            report = json.load(handle)
+        report = json.loads((read_bytes(path, follow_symlinks=False) or b"").decode("utf-8"))
         if not isinstance(report, dict) or not isinstance(report.get("findings"), list):
             raise ValueError("no findings list")
-    except (OSError, ValueError) as exc:
+    except (FileError, ValueError) as exc:
         return {"path": path, "error": "%s is not a readable report (%s): it was not compared; move it away if it "
                                        "keeps failing" % (path, exc)}
     return {"path": path, "report": report}
+
+
+def _order(name: str) -> tuple[str, int]:
+    match = NAME_RE.match(name)
+    return (match.group("stamp"), int(match.group("seq") or 1)) if match else ("", 0)
 
 
 def _runbook_of(name: str) -> str | None:

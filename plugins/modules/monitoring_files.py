@@ -95,13 +95,27 @@ options:
       - A kind whose tool is missing or empty is not checked, and the result says so in RV(skipped_checks).
     type: dict
     default: {}
+  lock_timeout:
+    description:
+      - Seconds to wait for another run on the same O(root) (a timer and a person) to finish; the whole
+        read-check-write runs under an exclusive lock on O(root) (nothing is created for it).
+    type: int
+    default: 600
+extends_documentation_fragment:
+  - squaremcp.infra._attributes
+notes:
+  - Refused before anything changes, with a message that says what to do, are a symbolic link below O(root) (a file,
+    a directory of O(directories) or O(prune), or one on the way to them), an unknown owner or group, a mode that is
+    not valid, a tool name no check uses, and a directory that neither exists nor is in O(directories).
 attributes:
   check_mode:
     support: full
     description: Runs the checks (except C(docker run) ones and tools not installed yet) and reports the changes and diff without writing.
   diff_mode:
     support: full
-    description: One diff per changed or removed file; secret files show only that they changed.
+    description: One diff per changed or removed file; secret files show only that they changed, removed files are shown redacted.
+  idempotent:
+    support: full
   platform:
     support: full
     platforms: posix
@@ -184,6 +198,7 @@ def main():
             )),
             prune=dict(type="list", elements="str", default=[]),
             tools=dict(type="dict", default={}),
+            lock_timeout=dict(type="int", default=600),
         ),
         supports_check_mode=True,
     )
@@ -192,7 +207,8 @@ def main():
                         mode=f["mode"], owner=f["owner"], group=f["group"], check=f["check"], secret=f["secret_content"] is not None)
              for f in params["files"]]
     try:
-        outcome = apply(module, params["root"], files, params["directories"], params["prune"], params["tools"])
+        outcome = apply(module, params["root"], files, params["directories"], params["prune"], params["tools"],
+                        lock_timeout=params["lock_timeout"])
     except CheckError as exc:
         module.fail_json(msg="%s. Nothing was written: the running services keep their configuration." % exc)
     except FileError as exc:

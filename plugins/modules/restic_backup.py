@@ -161,6 +161,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _backup as backup
+from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact_text
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_metrics import (
     HAS_PROMETHEUS_CLIENT, PROMETHEUS_CLIENT_IMPORT_ERROR)
 
@@ -195,7 +196,8 @@ def main():
     except backup.BackupError as exc:
         module.fail_json(msg=str(exc), changed=False)
     except Exception as exc:  # a bug must say where it is, not only "MODULE FAILURE"
-        module.fail_json(msg="unexpected %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
+        module.fail_json(msg="unexpected %s: %s" % (type(exc).__name__, redact_text(str(exc))),
+                         exception=redact_text(traceback.format_exc()))  # an exception may quote a URL or a password
     result = outcome.as_dict()
     for key in ("operation", "started", "warnings", "failed"):
         result.pop(key, None)

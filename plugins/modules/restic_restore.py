@@ -165,6 +165,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _backup as backup
+from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact_text
 from ansible_collections.squaremcp.infra.plugins.module_utils import _backup_restore as restore
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_config import ConfigError
 
@@ -190,7 +191,8 @@ def main():
     except (backup.BackupError, restore.RestoreError, ConfigError) as exc:
         module.fail_json(msg=str(exc), changed=False, safety_run="", duration=0.0, report="")
     except Exception as exc:  # a bug must say where it is, not only "MODULE FAILURE"
-        module.fail_json(msg="unexpected %s: %s" % (type(exc).__name__, exc), exception=traceback.format_exc())
+        module.fail_json(msg="unexpected %s: %s" % (type(exc).__name__, redact_text(str(exc))),
+                         exception=redact_text(traceback.format_exc()))  # an exception may quote a URL or a password
     result = outcome.as_dict()
     for key in ("failed", "warnings"):
         result.pop(key)

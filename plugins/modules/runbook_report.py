@@ -61,6 +61,15 @@ options:
     description: Only check O(dir) and read the previous report; write nothing.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for another run writing a report into O(dir) (a timer and a person). Each run reads the
+        previous report and writes a new pair of files under an exclusive lock on O(dir) (nothing is created for it);
+        a second run within the same second gets C(-2) in its names, and no existing file is ever replaced.
+    type: int
+    default: 120
+extends_documentation_fragment:
+  - squaremcp.infra._attributes
 attributes:
   check_mode:
     support: full
@@ -68,6 +77,9 @@ attributes:
   diff_mode:
     support: full
     description: Shows the Markdown report as a new file (every run writes a new pair of files).
+  idempotent:
+    support: none
+    details: Every run writes a new pair of report files (O(preflight=true) writes nothing).
   platform:
     support: full
     description: Runs where Python runs; the runbooks run it on the control host.
@@ -132,12 +144,14 @@ previous:
   type: dict
 """
 
+import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _runbook_report as report_lib
 from ansible_collections.squaremcp.infra.plugins.module_utils import _files as io
+from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact_text
 
 
 def main():
@@ -153,6 +167,7 @@ def main():
             mode=dict(type="str", default="read-only", choices=["read-only", "repair", "check"]),
             inventory=dict(type="list", elements="str", default=[]),
             preflight=dict(type="bool", default=False),
+            lock_timeout=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
@@ -166,30 +181,51 @@ def main():
         module.fail_json(msg="runbook_reports_dir %s cannot take the report (%s): create the directory on the control "
                              "host or set runbook_reports_dir in the inventory; nothing was collected or repaired"
                          % (directory, exc))
-    previous = report_lib.previous_report(directory, runbook)
-    if previous.get("error"):
-        module.warn(previous["error"])
     if params["preflight"]:
+        previous = report_lib.previous_report(directory, runbook)
+        if previous.get("error"):
+            module.warn(previous["error"])
         module.exit_json(changed=False, ok=True, findings=[], summary=[], previous={
             k: v for k, v in previous.items() if k != "report"})
-    moment = report_lib.utcnow()
-    report = report_lib.build(runbook, params["title"] or runbook.replace("_", " ").capitalize(), params["data"],
-                              params["expected"], params["data_after"], params["repair"], previous, params["mode"],
-                              params["inventory"], finished=moment)
-    json_path, markdown_path = report_lib.paths(directory, runbook, moment)
-    markdown = report_lib.render_markdown(report)
+    # Two runs of one runbook (a timer and a person) take turns: each compares with the report written before it
+    # and writes a pair of new files, never one the other run wrote.
     try:
-        written = io.write_files(module, [
-            {"path": json_path, "content": report_lib.render_json(report).encode("utf-8"), "mode": "0640"},
-            {"path": markdown_path, "content": markdown.encode("utf-8"), "mode": "0640"}])
+        with io.lock_directory(os.path.join(directory, "report"), timeout=params["lock_timeout"]):
+            report, json_path, markdown_path, markdown, written = _write_report(module, params)
     except io.FileError as exc:
-        module.fail_json(msg="the report was not written to %s: %s" % (directory, exc), summary=report["summary"])
+        module.fail_json(msg="the report was not written to %s: %s" % (directory, exc))
     module.exit_json(changed=written["changed"], ok=report["ok"], findings=report["findings"],
                      resolved=report.get("resolved"), still_wrong=report.get("still_wrong"), new=report.get("new"),
                      summary=report["summary"], previous=report["previous"], json_path=json_path,
                      markdown_path=markdown_path,
                      **({"diff": {"before": "", "after": markdown, "before_header": markdown_path,
                                   "after_header": markdown_path}} if module._diff else {}))
+
+
+def _write_report(module, params):
+    directory, runbook = params["dir"], params["runbook"]
+    previous = report_lib.previous_report(directory, runbook)
+    if previous.get("error"):
+        module.warn(previous["error"])
+    moment = report_lib.utcnow()
+    try:
+        report = report_lib.build(runbook, params["title"] or runbook.replace("_", " ").capitalize(), params["data"],
+                                  params["expected"], params["data_after"], params["repair"], previous,
+                                  params["mode"], params["inventory"], finished=moment)
+        markdown = report_lib.render_markdown(report)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        module.fail_json(msg="runbook %s: data, data_after, expected or repair does not have the shape the report "
+                             "needs (%s: %s): nothing was written; see module_utils/_runbook.py for the shape"
+                             % (runbook, type(exc).__name__, redact_text(str(exc))))
+    json_path, markdown_path = report_lib.paths(directory, runbook, moment)
+    try:
+        written = io.write_files(module, [
+            {"path": json_path, "content": report_lib.render_json(report).encode("utf-8"), "mode": "0640",
+             "expect": None},
+            {"path": markdown_path, "content": markdown.encode("utf-8"), "mode": "0640", "expect": None}])
+    except io.FileError as exc:
+        module.fail_json(msg="the report was not written to %s: %s" % (directory, exc), summary=report["summary"])
+    return report, json_path, markdown_path, markdown, written
 
 
 if __name__ == "__main__":

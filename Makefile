@@ -85,7 +85,13 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv collections images
 
 test-fast: lint sanity unit integration-fast
 
-test: lint sanity unit integration molecule
+# make test runs these scenarios, two at a time, the longest first (CI has 2 cores and 90 minutes). outage and
+# platform run on their own (make molecule-outage, make molecule-platform): see README "Tests".
+TEST_SCENARIOS ?= disaster_recovery stacks host traefik microk8s cert_rotation sealed_secrets monitoring
+MOLECULE_JOBS ?= 2
+
+test: lint sanity unit integration
+	$(MAKE) --no-print-directory -j $(MOLECULE_JOBS) -O $(addprefix molecule-,$(TEST_SCENARIOS))
 
 build: venv collections
 	ansible-galaxy collection build --force --output-path .cache/build .

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import ansible_mitogen
 import pytest
@@ -75,13 +76,22 @@ def tasks(tmp_path, kube, manifests):
 def test_all_modules_converge_and_stay_unchanged_under_mitogen(platform, tmp_path):
     kube, manifests = platform
     play = tasks(tmp_path, kube, manifests)
-    first = run_playbook(kube, tmp_path, play, env=MITOGEN_ENV)
+    # Mitogen puts its UNIX socket under TMPDIR: tmp_path (longer under pytest -n) overflows the 107-byte limit.
+    short = tempfile.mkdtemp(prefix="sqm-", dir="/tmp")
+    try:
+        _converge_twice(kube, tmp_path, play, dict(MITOGEN_ENV, TMPDIR=short))
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def _converge_twice(kube, tmp_path, play, env):
+    first = run_playbook(kube, tmp_path, play, env=env)
     assert first.rc == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "(mitogen:" in first.task("interpreter")["stdout"], "modules did not run in a Mitogen context"
     assert [name for name, result in first.tasks[1:] if not result.get("changed")] == ["stack health"]
     assert [(p["service"], p["state"]) for p in first.task("stack health")["problems"]] == [("web", "missing")]
 
-    second = run_playbook(kube, tmp_path, play, env=MITOGEN_ENV)
+    second = run_playbook(kube, tmp_path, play, env=env)
     assert second.rc == 0, second.stdout[-3000:]
     assert [name for name, result in second.tasks if result.get("changed")] == []
     assert kube.get("bitnami.com/v1alpha1", "SealedSecret", "hermes-secrets", "hermes-mcp") is not None

@@ -73,12 +73,14 @@ JOB_EXPECTATIONS = {
     "converge everything": ([f"{role} : {VALIDATION}" for role in ROLES if role not in ROLE_INCLUDES]
                             + [name for names in ROLE_INCLUDES.values() for name in names], []),
     "add / remove a route": (TAG_EXPECTATIONS["traefik_routes"][0], TAG_EXPECTATIONS["traefik_routes"][1]),
-    "rotate (sync) certificates now": (["Sync the certificates (cert_rotation)", "Write the report"],
+    # the sync is a dynamic include (playbooks/runbooks/tasks/sync_certificates.yml): --list-tasks shows the include
+    "rotate (sync) certificates now": (["Sync and report (a hand-edited certificates.yml goes to the quarantine",
+                                        "Write the report"],
                                        ["traefik :", "Converge the edge"]),
     "deploy the stacks": TAG_EXPECTATIONS["stacks_deploy"],
     "deploy the alert rules": TAG_EXPECTATIONS["monitoring_rules"],
     "diagnose the edge (outage runbook)": (["Read Docker, the Traefik container", "Write the report"], []),
-    "repair what it found": (["Converge the edge (traefik role", "Sync the certificates (cert_rotation)",
+    "repair what it found": (["Converge the edge (traefik role", "Re-sync the certificates from the cluster",
                               "Write the report"], []),
     "back up now": TAG_EXPECTATIONS["backup_now"],
     "what a restore would do": (["Restore the run", "Write the Markdown and JSON reports"], []),

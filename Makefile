@@ -71,7 +71,8 @@ PYTEST_N := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 unit: venv collections
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: venv collections
+# The stacks, backup and monitoring tests deploy real Compose projects: they need the engine and the images.
+integration: venv collections images
 	$(BIN)/python -m pytest -q $(PYTEST_N) tests/integration
 
 # The integration tests not marked slow (no ansible-playbook, no containers): seconds, for test-fast.

@@ -13,4 +13,5 @@ class FilterModule(object):
         return {
             "dpkg_query_argv": _packages.query_argv,
             "packages_missing": _packages.missing,
+            "files_to_copy": _packages.files_to_copy,
         }

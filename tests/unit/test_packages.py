@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
-"""Which packages a role still has to install (module_utils/_packages.py), from real dpkg-query output."""
+"""What a role still has to install (module_utils/_packages.py): packages from real dpkg-query output, files from
+find's."""
 
 from __future__ import annotations
+
+import hashlib
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _packages
 
@@ -31,3 +34,25 @@ def test_a_version_glob_that_does_not_match_the_installed_version_is_missing():
 def test_removed_and_unknown_packages_are_missing():
     assert _packages.missing(OUTPUT, ["keepalived", "logrotate", "python3-yaml"]) == ["keepalived", "logrotate"]
     assert _packages.missing("", ["jq"]) == ["jq"]
+
+
+def _found(path, content, mode="0644", owner="root", group="root"):
+    """One entry of ansible.builtin.find's files list (get_checksum: true) as the module reports it."""
+    return {"path": str(path), "mode": mode, "pw_name": owner, "gr_name": group,
+            "checksum": hashlib.sha1(content).hexdigest()}
+
+
+def test_only_files_that_are_missing_or_differ_are_copied(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, content in {"a.py": b"a = 1\n", "b.py": b"b = 2\n", "c.py": b"c = 3\n", "d.py": b"d\n"}.items():
+        (src / name).write_bytes(content)
+    found = [_found("/opt/lib/a.py", b"a = 1\n"),                 # in place
+             _found("/opt/lib/b.py", b"b = 2"),                   # content differs (no final newline)
+             _found("/opt/lib/c.py", b"c = 3\n", mode="0600"),    # mode differs
+             _found("/opt/lib/x.py", b"d\n")]                     # another file with d.py's content
+    names = ["d.py", "c.py", "b.py", "a.py"]
+    assert _packages.files_to_copy(names, str(src), found, "/opt/lib/") == ["d.py", "c.py", "b.py"]
+    assert _packages.files_to_copy(["a.py"], str(src), [_found("/opt/lib/a.py", b"a = 1\n", owner="app")],
+                                   "/opt/lib") == ["a.py"]
+    assert _packages.files_to_copy(["a.py"], str(src), found, "/opt/lib") == []

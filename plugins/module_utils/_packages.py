@@ -2,13 +2,14 @@
 # Copyright: (c) 2026, SquareMCP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a role still has to install: Debian packages from one ``dpkg-query`` (no apt cache opened), files from
-one ``find`` (no module run per file).
+one ``find`` and directories from one ``stat`` (no module run per file or directory).
 
 A converge that changes nothing should not pay for apt: opening its cache (both bookworm and trixie
 lists on a Docker host) takes seconds per task, while ``dpkg-query`` answers in milliseconds. The roles
 run :func:`query_argv`'s command and call apt only for what :func:`missing` returns. Likewise a ``copy``
 loop costs a module run per file even when every file is in place: :func:`files_to_copy` reads a
-``find`` with checksums and returns only the files ``copy`` would change.
+``find`` with checksums and returns only the files ``copy`` would change; :func:`directories_to_create`
+reads one ``stat`` (:data:`STAT_ARGV`) and returns only the directories ``file`` would change.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping
 
 FORMAT = "${db:Status-Abbrev}\t${Package}\t${Version}\n"
+# stat's command for directories_to_create: mode (octal, special bits included), owner, group, type, name (last: a
+# name may hold the separator).
+STAT_ARGV = ["stat", "--format=%a:%U:%G:%F:%n"]
 
 
 def _name(spec: str) -> str:
@@ -68,4 +72,35 @@ def files_to_copy(names: Iterable[str], src_dir: str, found: Iterable[Mapping[st
         if (have.get("checksum"), have.get("mode"), have.get("pw_name"), have.get("gr_name")) != (digest, mode, owner,
                                                                                                    group):
             stale.append(name)
+    return stale
+
+
+def stat_argv(entries: Iterable[Any]) -> List[str]:
+    """``stat`` arguments that print mode, owner, group and type of the entries' paths (see directories_to_create)."""
+    return STAT_ARGV + [_path(entry) for entry in entries]
+
+
+def _path(entry: Any) -> str:
+    return str(entry["path"] if isinstance(entry, Mapping) else entry)
+
+
+def directories_to_create(entries: Iterable[Any], stat_lines: Iterable[str], mode: Any = None, owner: Any = None,
+                          group: Any = None) -> List[Any]:
+    """The ``entries`` (a path, or a mapping with ``path`` and optionally ``mode``) that ``ansible.builtin.file``
+    with ``state: directory`` and these ``mode``/``owner``/``group`` (None: not managed) would change: missing, not
+    a directory (a link included) or another mode, owner or group, per the output lines of :func:`stat_argv`'s
+    command; in the given order."""
+    live = {}
+    for line in stat_lines:
+        parts = str(line).split(":", 4)
+        if len(parts) == 5:
+            live[os.path.normpath(parts[4])] = parts[:4]
+    stale = []
+    for entry in entries:
+        wanted_mode = entry.get("mode", mode) if isinstance(entry, Mapping) else mode
+        have = live.get(os.path.normpath(_path(entry)))
+        if (have is None or have[3] != "directory"
+                or (wanted_mode is not None and int(have[0], 8) != int(str(wanted_mode), 8))
+                or (owner is not None and have[1] != str(owner)) or (group is not None and have[2] != str(group))):
+            stale.append(entry)
     return stale

@@ -56,3 +56,19 @@ def test_only_files_that_are_missing_or_differ_are_copied(tmp_path):
     assert _packages.files_to_copy(["a.py"], str(src), [_found("/opt/lib/a.py", b"a = 1\n", owner="app")],
                                    "/opt/lib") == ["a.py"]
     assert _packages.files_to_copy(["a.py"], str(src), found, "/opt/lib") == []
+
+
+def test_only_directories_that_are_missing_or_differ_are_created():
+    entries = [{"path": "/etc/app", "mode": "0755"}, {"path": "/etc/app/dynamic", "mode": "0755"},
+               {"path": "/var/lib/app/", "mode": "0700"}, {"path": "/var/log/app", "mode": "0755"},
+               {"path": "/opt/app", "mode": "0755"}, {"path": "/srv/app", "mode": "0755"}]
+    assert _packages.stat_argv(entries[:2]) == ["stat", "--format=%a:%U:%G:%F:%n", "/etc/app", "/etc/app/dynamic"]
+    # stat --format=%a:%U:%G:%F:%n: /opt/app absent (stat prints nothing for it), /srv/app a link
+    lines = ["755:root:root:directory:/etc/app", "2755:root:root:directory:/etc/app/dynamic",
+             "700:root:root:directory:/var/lib/app", "755:app:root:directory:/var/log/app",
+             "777:root:root:symbolic link:/srv/app"]
+    assert _packages.directories_to_create(entries, lines, owner="root", group="root") == [
+        entries[1], entries[3], entries[4], entries[5]]
+    # plain paths with the task's mode; owner not managed
+    assert _packages.directories_to_create(["/etc/app", "/var/log/app"], lines, mode="0755") == []
+    assert _packages.directories_to_create(["/etc/app", "/var/lib/app"], lines, mode="0755") == ["/var/lib/app"]

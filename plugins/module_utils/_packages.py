@@ -69,8 +69,8 @@ def files_to_copy(names: Iterable[str], src_dir: str, found: Iterable[Mapping[st
         with open(os.path.join(src_dir, name), "rb") as handle:
             digest = hashlib.sha1(handle.read()).hexdigest()
         have = installed.get(os.path.normpath(os.path.join(dest_dir, name)), {})
-        if (have.get("checksum"), have.get("mode"), have.get("pw_name"), have.get("gr_name")) != (digest, mode, owner,
-                                                                                                   group):
+        wanted = (digest, mode, owner, group)
+        if (have.get("checksum"), have.get("mode"), have.get("pw_name"), have.get("gr_name")) != wanted:
             stale.append(name)
     return stale
 

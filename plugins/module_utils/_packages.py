@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import stat
 from typing import Any, Dict, Iterable, List, Mapping
 
 FORMAT = "${db:Status-Abbrev}\t${Package}\t${Version}\n"
@@ -58,19 +59,22 @@ def missing(output: str, packages: Iterable[str]) -> List[str]:
 
 
 def files_to_copy(names: Iterable[str], src_dir: str, found: Iterable[Mapping[str, Any]], dest_dir: str,
-                  mode: str = "0644", owner: str = "root", group: str = "root") -> List[str]:
-    """The ``names`` whose copy in ``dest_dir`` is missing or differs from ``src_dir/<name>`` (content SHA-1,
-    mode, owner, group: what ``ansible.builtin.copy`` would change), in the given order. ``found`` is the
-    ``files`` list of ``ansible.builtin.find`` on ``dest_dir`` with ``get_checksum`` (regular files only: a
-    link or anything else at a destination is left to ``copy``)."""
+                  mode: Any = "0644", owner: Any = "root", group: Any = "root") -> List[str]:
+    """The ``names`` (paths relative to both directories) whose copy in ``dest_dir`` is missing or differs from
+    ``src_dir/<name>`` (content SHA-1, mode, owner, group: what ``ansible.builtin.copy`` would change), in the given
+    order. ``found`` is the ``files`` list of ``ansible.builtin.find`` on ``dest_dir`` with ``get_checksum`` (regular
+    files only: a link or anything else at a destination is left to ``copy``). ``mode`` ``preserve`` compares with
+    the source file's mode; None (``mode``, ``owner``, ``group``) does not compare."""
     installed = {os.path.normpath(str(entry.get("path", ""))): entry for entry in found}
     stale = []
     for name in names:
-        with open(os.path.join(src_dir, name), "rb") as handle:
+        source = os.path.join(src_dir, name)
+        with open(source, "rb") as handle:
             digest = hashlib.sha1(handle.read()).hexdigest()
+        wanted_mode = "%04o" % stat.S_IMODE(os.stat(source).st_mode) if mode == "preserve" else mode
         have = installed.get(os.path.normpath(os.path.join(dest_dir, name)), {})
-        wanted = (digest, mode, owner, group)
-        if (have.get("checksum"), have.get("mode"), have.get("pw_name"), have.get("gr_name")) != wanted:
+        wanted = {"checksum": digest, "mode": wanted_mode, "pw_name": owner, "gr_name": group}
+        if any(value is not None and have.get(key) != value for key, value in wanted.items()):
             stale.append(name)
     return stale
 

@@ -58,6 +58,23 @@ def test_only_files_that_are_missing_or_differ_are_copied(tmp_path):
     assert _packages.files_to_copy(["a.py"], str(src), found, "/opt/lib") == []
 
 
+def test_a_tree_copied_with_its_modes_and_no_owner_compares_content_and_source_modes(tmp_path):
+    (tmp_path / "group_vars/all").mkdir(parents=True)
+    (tmp_path / "hosts.yml").write_bytes(b"all: {}\n")
+    (tmp_path / "group_vars/all/vault.yml").write_bytes(b"secret: x\n")
+    (tmp_path / "group_vars/all/vault.yml").chmod(0o600)
+    (tmp_path / "hosts.yml").chmod(0o644)
+    names = ["hosts.yml", "group_vars/all/vault.yml"]
+    found = [_found("/r/inv/hosts.yml", b"all: {}\n", owner="other"),
+             _found("/r/inv/group_vars/all/vault.yml", b"secret: x\n", mode="0600", group="other")]
+    assert _packages.files_to_copy(names, str(tmp_path), found, "/r/inv", mode="preserve", owner=None,
+                                   group=None) == []
+    (tmp_path / "group_vars/all/vault.yml").chmod(0o640)
+    assert _packages.files_to_copy(names, str(tmp_path), found, "/r/inv", mode="preserve", owner=None,
+                                   group=None) == ["group_vars/all/vault.yml"]
+    assert _packages.files_to_copy(names, str(tmp_path), found, "/r/inv", mode=None, owner=None, group=None) == []
+
+
 def test_only_directories_that_are_missing_or_differ_are_created():
     entries = [{"path": "/etc/app", "mode": "0755"}, {"path": "/etc/app/dynamic", "mode": "0755"},
                {"path": "/var/lib/app/", "mode": "0700"}, {"path": "/var/log/app", "mode": "0755"},

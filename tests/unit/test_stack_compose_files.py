@@ -83,7 +83,8 @@ def test_a_compose_files_project_is_collected_beside_the_stacks(host):
         ("edge/logs", "missing"), ("edge/proxy", "exited"), ("shop/db", "running")]
     # every project on the host (projects None) includes it too; a single selected project is listed by its label
     assert "edge" in stacks.collect(api, None, str(host / "stacks"), compose_files={"edge": edge.compose_file}).projects
-    stacks.collect(Docker({}), [], None, compose_files={"edge": edge.compose_file})
+    alone = stacks.collect(Docker({}), None, None, compose_files={"edge": edge.compose_file})
+    assert [(s.key, s.state) for s in alone.services] == [("edge/logs", "missing"), ("edge/proxy", "missing")]
     stacks.collect(api, ["edge"], None, compose_files={"edge": edge.compose_file})
     assert api.filters[-1] == "%s=edge" % stacks.PROJECT_LABEL
 

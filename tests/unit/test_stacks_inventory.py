@@ -129,3 +129,17 @@ def test_loopback_scrape_targets_are_published_by_a_stack_and_clash_with_nothing
         assert port not in own, "%s: %s is also %s" % (inventory, target, own[port])
     clashes = {port: (published[port], own[port]) for port in set(published) & set(own)}
     assert not clashes, "%s: stacks publish ports the monitoring role listens on: %s" % (inventory, clashes)
+
+
+def test_production_watches_the_edge_project_the_traefik_role_writes():
+    """stacks_watchdog_extra_projects names the traefik role's project and compose file (its defaults, unless the
+    edge's group_vars set them), on a host that is both edge and Docker host. The lab does not: the Molecule
+    outage scenario stops its edge on purpose for the runbook to find."""
+    defaults = yaml.safe_load((ROOT / "roles" / "traefik" / "defaults" / "main.yml").read_text())
+    edge = dict(defaults, **load("production", "edge", "traefik"))
+    watched = load("production", "docker_hosts", "stacks")["stacks_watchdog_extra_projects"]
+    assert watched == {edge["traefik_project_name"]: "%s/compose.yml" % edge["traefik_compose_dir"]}
+    groups = yaml.safe_load((ROOT / "inventory" / "production" / "hosts.yml").read_text())["all"]["children"]
+    children = groups["managed_hosts"]["children"]
+    assert set(children["docker_hosts"]["hosts"]) <= set(children["edge"]["hosts"])
+    assert "stacks_watchdog_extra_projects" not in load("lab", "docker_hosts", "stacks")

@@ -101,7 +101,7 @@ def published_host_ports(inventory):
     published = {}
     for stack, name, service in items:
         for port in service.get("ports", []):
-            parts = str(port).split("/")[0].split(":")
+            parts = str(port).split("/", maxsplit=1)[0].split(":")
             if len(parts) >= 2:
                 published[int(parts[-2])] = "%s.%s" % (stack, name)
     return published

@@ -73,6 +73,8 @@ class Action:
 class Options:
     projects: Optional[List[str]] = None
     stacks_dir: Optional[str] = "/opt/stacks"
+    # {project: compose file} of projects outside stacks_dir (e.g. the edge's); always checked and restored
+    compose_files: Optional[Dict[str, str]] = None
     maintenance_dir: Optional[str] = "/var/lib/squaremcp/stacks/maintenance"
     restore: bool = False
     timeout: int = 120
@@ -100,6 +102,11 @@ class Outcome:
         """Problems left after the restore (maintenance projects included: they were not touched)."""
         report = self.after or self.found
         return report.problems
+
+    @property
+    def errors(self) -> Dict[str, str]:
+        """Projects that could not be fully checked or restored (a compose_files project whose file is gone)."""
+        return (self.after or self.found).errors
 
     @property
     def changed(self) -> bool:
@@ -218,7 +225,8 @@ def run(api, options: Options, run_command: RunCommand, check_mode: bool = False
         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Collect, report through ``observed``, and with ``options.restore`` restore under the lock."""
     def collect() -> stacks.Report:
-        return stacks.collect(api, options.projects, options.stacks_dir, options.maintenance_dir, not_found)
+        return stacks.collect(api, options.projects, options.stacks_dir, options.maintenance_dir, not_found,
+                              compose_files=options.compose_files)
 
     found = collect()
     if observed is not None:

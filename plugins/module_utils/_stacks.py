@@ -9,8 +9,10 @@ which runs it without Ansible). No Ansible imports.
 * One ``GET /containers/json`` lists the containers of every project (label
   ``com.docker.compose.project``); one inspect per container adds health, failing streak, last probe
   output and restart count.
-* The services a project SHOULD have come from its compose file (``<stacks_dir>/<project>/compose.yml``,
-  or the file the containers' labels name), so a removed container is reported as ``missing``.
+* The services a project SHOULD have come from its compose file (``<stacks_dir>/<project>/compose.yml``, the
+  file ``compose_files`` names for a project that lives elsewhere, e.g. the edge's, or the file the containers'
+  labels name), so a removed container is reported as ``missing``. A ``compose_files`` project whose file is
+  gone or broken is reported in :attr:`Report.errors` and the other projects are still collected.
 * Dependencies come from the compose file's ``depends_on`` (or Compose's ``com.docker.compose.depends_on``
   label) and give the order in which :mod:`._stack_restore` brings services back.
 * Probe output is redacted: values of the project's secret files and env files, secret-looking
@@ -315,6 +317,8 @@ class Report:
 
     projects: Dict[str, ProjectSpec]
     services: List[ServiceStatus]
+    # project -> why it cannot be fully checked or restored (a compose_files project whose file is gone)
+    errors: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def problems(self) -> List[ServiceStatus]:
@@ -349,33 +353,66 @@ def list_containers(api, project: Optional[str] = None) -> List[Dict[str, Any]]:
     return [c for c in listed if (c.get("Labels") or {}).get(ONEOFF_LABEL, "False") != "True"]
 
 
+def _extra_project_error(name: str, path: str, reason: str) -> str:
+    return ("project %s: its compose file %s %s: converge the role that writes it, or take %s out of compose_files "
+            "(stacks_watchdog_extra_projects of the role squaremcp.infra.stacks); until then its removed services "
+            "cannot be re-created" % (name, path, reason, name))
+
+
+def _project_spec(name: str, path: Optional[str], extra_path: Optional[str], errors: Dict[str, str]) -> ProjectSpec:
+    """The project's compose file parsed (``path``: from stacks_dir or the containers' labels). For a
+    ``compose_files`` project (``extra_path``) a missing or broken file is an entry of ``errors``, and the
+    containers are still checked and started; for a stack a broken file raises."""
+    if extra_path is None:
+        return load_compose(path, name) if path and os.path.isfile(path) else ProjectSpec(name=name)
+    if not os.path.isfile(extra_path):
+        errors[name] = _extra_project_error(name, extra_path, "is missing")
+    else:
+        path = extra_path
+    if not path or not os.path.isfile(path):
+        return ProjectSpec(name=name)
+    try:
+        return load_compose(path, name)
+    except StackError as exc:
+        errors[name] = _extra_project_error(name, path, "cannot be used (%s)" % exc)
+        return ProjectSpec(name=name)
+
+
 def collect(api, projects: Optional[List[str]] = None, stacks_dir: Optional[str] = None,
-            maintenance_dir: Optional[str] = None, not_found=(LookupError,)) -> Report:
+            maintenance_dir: Optional[str] = None, not_found=(LookupError,),
+            compose_files: Optional[Dict[str, str]] = None) -> Report:
     """Find every selected project's services and their containers.
 
     ``api`` is a ``docker.APIClient`` (or anything with ``containers`` and ``inspect_container``);
-    ``not_found`` are the exceptions an inspect raises for a container removed meanwhile.
+    ``not_found`` are the exceptions an inspect raises for a container removed meanwhile. ``compose_files``
+    ({project: compose file}) adds projects that live outside ``stacks_dir``; they are always selected.
     """
+    extra = dict(compose_files or {})
     files = project_dirs(stacks_dir)
-    only = set(projects) if projects else None
-    listed = list_containers(api, projects[0] if projects and len(projects) == 1 else None)
+    only = set(projects) | set(extra) if projects else None
+    listed = list_containers(api, next(iter(only)) if only and len(only) == 1 else None)
     by_project: Dict[str, List[Dict[str, Any]]] = {}
     for container in listed:
         name = container["Labels"][PROJECT_LABEL]
         if only is None or name in only:
             by_project.setdefault(name, []).append(container)
-    names = sorted(only if only is not None else set(by_project) | set(files))
+    names = sorted(only if only is not None else set(by_project) | set(files) | set(extra))
     specs: Dict[str, ProjectSpec] = {}
     statuses: List[ServiceStatus] = []
+    errors: Dict[str, str] = {}
     for name in names:
         containers = by_project.get(name, [])
         labels = containers[0]["Labels"] if containers else {}
-        path = files.get(name) or (labels.get(CONFIG_FILES_LABEL) or "").split(",")[0] or None
-        spec = load_compose(path, name) if path and os.path.isfile(path) else ProjectSpec(name=name)
+        path = files.get(name) if name not in extra else None
+        spec = _project_spec(name, path or (labels.get(CONFIG_FILES_LABEL) or "").split(",")[0] or None,
+                             extra.get(name), errors)
         if not containers and not spec.services:
-            raise StackError("project %s: no container carries the label %s=%s and there is no %s: check the "
-                             "project name" % (name, PROJECT_LABEL, name,
-                                               os.path.join(stacks_dir or "<stacks_dir>", name, COMPOSE_FILE)))
+            if name not in extra:
+                raise StackError("project %s: no container carries the label %s=%s and there is no %s: check the "
+                                 "project name" % (name, PROJECT_LABEL, name,
+                                                   os.path.join(stacks_dir or "<stacks_dir>", name, COMPOSE_FILE)))
+            errors.setdefault(name, _extra_project_error(name, extra[name], "declares no service and no container "
+                                                         "carries the label %s=%s" % (PROJECT_LABEL, name)))
         spec.working_dir = spec.working_dir or labels.get(WORKING_DIR_LABEL)
         spec.maintenance = bool(maintenance_dir) and os.path.exists(os.path.join(maintenance_dir, name))
         redact = Redactor(secret_values(spec.working_dir))
@@ -399,7 +436,8 @@ def collect(api, projects: Optional[List[str]] = None, stacks_dir: Optional[str]
                                           container=spec.services[service].container_name,
                                           maintenance=spec.maintenance))
         specs[name] = spec
-    return Report(projects=specs, services=sorted(statuses, key=lambda s: (s.project, s.service, s.container or "")))
+    return Report(projects=specs, services=sorted(statuses, key=lambda s: (s.project, s.service, s.container or "")),
+                  errors=errors)
 
 
 def summary(statuses: List[ServiceStatus]) -> str:

@@ -225,7 +225,8 @@ def test_a_stale_restic_lock_is_removed(stack, host):
     holder = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "/x"], stdin=subprocess.PIPE, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not list((Path(local["url"]) / "locks").iterdir()) and time.monotonic() < deadline:
+    # A lock restic has finished writing (its local backend writes <id>-tmp-<n> first, then renames it).
+    while not [p for p in (Path(local["url"]) / "locks").iterdir() if "-tmp-" not in p.name] and time.monotonic() < deadline:
         time.sleep(0.1)
     holder.kill()  # dies holding its lock
     holder.wait()

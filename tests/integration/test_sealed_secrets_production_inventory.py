@@ -189,6 +189,7 @@ def role_vars(tmp_path, kube, manifest, **overrides):
         "sealed_secrets_manifest_checksum": "sha256:%s" % hashlib.sha256(manifest.read_bytes()).hexdigest(),
         "sealed_secrets_kubeconfig": kube.kubeconfig_path,
         "sealed_secrets_install_python_packages": False,
+        "sealed_secrets_api_python": sys.executable,  # production names the microk8s venv; here the test's venv
         "sealed_secrets_wait_timeout": 20,
         "sealed_secrets_staging_dir": str(tmp_path / "target" / "staging"),
         "sealed_secrets_manifest_dir": str(tmp_path / "control" / "sealed"),

@@ -116,6 +116,12 @@ CASES = {
                                "\"web\" refers to undefined volume undeclared" % STACK),
     "deploy_only_unknown": (dict(variables(), stacks_deploy_only=["sqstk-no-such-stack"]),
                             "stacks_deploy_only: sqstk-no-such-stack is not a stack of stacks_stacks"),
+    "extra_project_is_a_stack": (dict(variables(), stacks_watchdog_extra_projects={STACK: "/opt/x/compose.yml"}),
+                                 "stacks_watchdog_extra_projects.%s: %s is also a stack of stacks_stacks, which the "
+                                 "watchdog watches already: remove it from stacks_watchdog_extra_projects" % (STACK, STACK)),
+    "extra_project_relative": (dict(variables(), stacks_watchdog_extra_projects={"traefik": "compose/traefik/compose.yml"}),
+                               "stacks_watchdog_extra_projects.traefik: compose/traefik/compose.yml is not an absolute "
+                               "path: give the absolute path of the project's compose file"),
 }
 
 

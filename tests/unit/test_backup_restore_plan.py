@@ -118,3 +118,15 @@ def test_maintenance_flags_are_never_written_through_a_link_and_others_flags_sta
     assert os.listdir(str(outside)) == []
     assert outcome.warnings == ["the maintenance flag %s is a symbolic link: not written through it (remove the link)"
                                 % (flags / "linked")]
+
+
+def test_only_a_snapshot_with_a_bare_repository_needs_fsck(tmp_path):
+    # An empty Gitea volume (no repository yet) restores and verifies; one with a repository is fsck'ed.
+    repo = tmp_path / "gitea" / "git" / "repositories" / "ops" / "infra.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "no-repo" / "conf").mkdir(parents=True)
+    (tmp_path / "no-repo" / "conf" / "HEAD").write_text("not a repository\n")
+    assert restore.holds_bare_repository(restore._listing_of_tree(str(tmp_path / "gitea")))
+    assert not restore.holds_bare_repository(restore._listing_of_tree(str(tmp_path / "empty")))
+    assert not restore.holds_bare_repository(restore._listing_of_tree(str(tmp_path / "no-repo")))

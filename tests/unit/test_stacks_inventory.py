@@ -93,3 +93,53 @@ def test_hermes_has_a_health_check_on_health_and_monitoring_left_the_stacks(inve
     assert "http://127.0.0.1:3000/health" in " ".join(hermes["healthcheck"]["test"])
     images = " ".join(service["image"] for _stack, _name, service in found)
     assert "prometheus" not in images and "grafana" not in images
+
+
+def published_host_ports(inventory):
+    """{host port: "stack.service"} of every port a stack publishes on the host."""
+    _stacks, items = services(inventory)
+    published = {}
+    for stack, name, service in items:
+        for port in service.get("ports", []):
+            parts = str(port).split("/", maxsplit=1)[0].split(":")
+            if len(parts) >= 2:
+                published[int(parts[-2])] = "%s.%s" % (stack, name)
+    return published
+
+
+def monitoring_own_ports(inventory):
+    """The host ports the monitoring role's own services listen on (role defaults, then the inventory)."""
+    settings = yaml.safe_load((ROOT / "roles" / "monitoring" / "defaults" / "main.yml").read_text())
+    settings.update(load(inventory, "monitoring", "monitoring"))
+    return {int(value): key for key, value in settings.items() if key.endswith("_port") and str(value).isdigit()}
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_loopback_scrape_targets_are_published_by_a_stack_and_clash_with_nothing(inventory):
+    # Prometheus runs on the host's network: a 127.0.0.1 target must be a port a stack publishes there, and
+    # not one of the monitoring services' own ports (else the job scrapes Grafana and reports "up").
+    settings = load(inventory, "monitoring", "monitoring")
+    targets = [target for job in settings.get("monitoring_extra_scrape_configs", [])
+               for static in job.get("static_configs", []) for target in static["targets"]
+               if target.split(":")[0] in ("127.0.0.1", "localhost")]
+    published, own = published_host_ports(inventory), monitoring_own_ports(inventory)
+    for target in targets:
+        port = int(target.rsplit(":", 1)[1])
+        assert port in published, "%s: %s is published by no stack" % (inventory, target)
+        assert port not in own, "%s: %s is also %s" % (inventory, target, own[port])
+    clashes = {port: (published[port], own[port]) for port in set(published) & set(own)}
+    assert not clashes, "%s: stacks publish ports the monitoring role listens on: %s" % (inventory, clashes)
+
+
+def test_production_watches_the_edge_project_the_traefik_role_writes():
+    """stacks_watchdog_extra_projects names the traefik role's project and compose file (its defaults, unless the
+    edge's group_vars set them), on a host that is both edge and Docker host. The lab does not: the Molecule
+    outage scenario stops its edge on purpose for the runbook to find."""
+    defaults = yaml.safe_load((ROOT / "roles" / "traefik" / "defaults" / "main.yml").read_text())
+    edge = dict(defaults, **load("production", "edge", "traefik"))
+    watched = load("production", "docker_hosts", "stacks")["stacks_watchdog_extra_projects"]
+    assert watched == {edge["traefik_project_name"]: "%s/compose.yml" % edge["traefik_compose_dir"]}
+    groups = yaml.safe_load((ROOT / "inventory" / "production" / "hosts.yml").read_text())["all"]["children"]
+    children = groups["managed_hosts"]["children"]
+    assert set(children["docker_hosts"]["hosts"]) <= set(children["edge"]["hosts"])
+    assert "stacks_watchdog_extra_projects" not in load("lab", "docker_hosts", "stacks")

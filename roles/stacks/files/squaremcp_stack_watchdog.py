@@ -8,8 +8,11 @@ The role squaremcp.infra.stacks installs this file beside a copy of the collecti
 plugins/module_utils/``: the check and the restore are the code squaremcp.infra.stack_health runs.
 
 Configuration: a JSON file with ``projects``, ``stacks_dir``, ``maintenance_dir``, ``metrics_path``,
-``state_path``, ``timeout`` and ``lock_file``. A stack whose ``<maintenance_dir>/<stack>`` file exists is
-reported (and its ``squaremcp_stack_maintenance`` is 1) but never restored.
+``state_path``, ``timeout`` and ``lock_file``; optional ``compose_files`` ({project: absolute path of its compose
+file}) adds Compose projects that live outside ``stacks_dir`` (the edge's, written by another role), watched and
+restored like the stacks. A project whose ``<maintenance_dir>/<project>`` file exists is reported (and its
+``squaremcp_stack_maintenance`` is 1) but never restored. A ``compose_files`` project whose file is gone is
+reported (exit 1; its stopped containers are still started) while every other project is restored as usual.
 
 A run holds ``lock_file`` from start to end (the lock stack_health's restore and the role's deployment take):
 the state file is read and written by one run at a time, and while a deployment's lease
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -41,6 +45,7 @@ from ansible_collections.squaremcp.infra.plugins.module_utils._files import (  #
 
 KEYS = {"projects": list, "stacks_dir": str, "maintenance_dir": str, "metrics_path": str, "state_path": str,
         "timeout": int, "lock_file": str}
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # what Compose accepts as a project name
 LOCK_WAIT = 60  # seconds (optional key lock_timeout); a restore by hand can hold the lock longer: the next run tries again
 
 
@@ -64,9 +69,24 @@ def load_config(path):
             raise ValueError("%s: %s must be a %s" % (path, key, kind.__name__))
     if not isinstance(config.get("lock_timeout", LOCK_WAIT), int):
         raise ValueError("%s: lock_timeout must be an int" % path)
+    compose_files = config.get("compose_files", {})
+    if not isinstance(compose_files, dict):
+        raise ValueError("%s: compose_files must be an object {project: compose file}" % path)
+    for name, compose in compose_files.items():
+        if not PROJECT_NAME.match(name):
+            raise ValueError("%s: compose_files: %r is not a Compose project name (lower-case letters, digits, - and _)"
+                             % (path, name))
+        if not isinstance(compose, str) or not os.path.isabs(compose):
+            raise ValueError("%s: compose_files.%s must be the absolute path of the project's compose file"
+                             % (path, name))
     if not config["metrics_path"].endswith(".prom"):
         raise ValueError("%s: metrics_path must end in .prom (node-exporter reads only those)" % path)
     return config
+
+
+def watched(config):
+    """The stacks and the compose_files projects."""
+    return config["projects"] + sorted(set(config.get("compose_files", {})) - set(config["projects"]))
 
 
 def run_command(argv):
@@ -138,7 +158,7 @@ def main(argv=None):
     if args.validate:
         print("%s: valid" % args.config)
         return 0
-    recorder = Recorder(config["metrics_path"], config["state_path"], config["projects"], config["maintenance_dir"])
+    recorder = Recorder(config["metrics_path"], config["state_path"], watched(config), config["maintenance_dir"])
     try:
         lock = FileLock(config["lock_file"], timeout=config.get("lock_timeout", LOCK_WAIT)).acquire()
     except FileError as exc:
@@ -170,7 +190,7 @@ def locked_run(config, recorder):
 
 def watch(config, recorder):
     """(exit code, final statuses, restored keys)."""
-    if not config["projects"]:
+    if not watched(config):
         print("no stacks configured: nothing to watch")
         return 0, [], []
     import docker  # python3-docker; imported here so that a missing library still leaves metrics
@@ -181,7 +201,8 @@ def watch(config, recorder):
         api = docker.APIClient(base_url=host, version="auto", timeout=60)
     except DockerException as exc:
         raise stacks.StackError("cannot reach the Docker daemon at %s (%s): is docker.service running?" % (host, exc))
-    options = restore.Options(projects=config["projects"] or None, stacks_dir=config["stacks_dir"],
+    options = restore.Options(projects=watched(config), stacks_dir=config["stacks_dir"],
+                              compose_files=config.get("compose_files") or None,
                               maintenance_dir=config["maintenance_dir"], restore=True, timeout=config["timeout"],
                               lock_file=None, lease_lock_file=config["lock_file"])  # main() holds the lock
 
@@ -202,7 +223,12 @@ def watch(config, recorder):
     down = [s for s in final if not s.ok and not s.maintenance]
     for status in down:
         print("still down: %s: %s" % (status.key, status.problem), file=sys.stderr)
-    return (1 if down else 0), final, restored
+    # A compose_files project whose file is gone: its removed services cannot come back (maintenance: reported only).
+    broken = [message for project, message in sorted(outcome.errors.items())
+              if not outcome.found.projects[project].maintenance]
+    for message in broken:
+        print("squaremcp-stack-watchdog: %s" % message, file=sys.stderr)
+    return (1 if down or broken else 0), final, restored
 
 
 if __name__ == "__main__":

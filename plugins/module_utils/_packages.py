@@ -17,7 +17,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import stat
 from typing import Any, Dict, Iterable, List, Mapping
 
 FORMAT = "${db:Status-Abbrev}\t${Package}\t${Version}\n"
@@ -41,7 +40,9 @@ def installed(output: str) -> Dict[str, str]:
     found = {}
     for line in (output or "").splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[0].startswith("ii"):
+        # Status-Abbrev: desired action, then state; "i" installed (held "hi" too, as apt's state=present
+        # sees it), not half-installed, unpacked or config-files only: those go to apt.
+        if len(parts) == 3 and len(parts[0]) >= 2 and parts[0][1] == "i" and parts[0][2:].strip() == "":
             found[parts[1]] = parts[2]
     return found
 
@@ -63,17 +64,16 @@ def files_to_copy(names: Iterable[str], src_dir: str, found: Iterable[Mapping[st
     """The ``names`` (paths relative to both directories) whose copy in ``dest_dir`` is missing or differs from
     ``src_dir/<name>`` (content SHA-1, mode, owner, group: what ``ansible.builtin.copy`` would change), in the given
     order. ``found`` is the ``files`` list of ``ansible.builtin.find`` on ``dest_dir`` with ``get_checksum`` (regular
-    files only: a link or anything else at a destination is left to ``copy``). ``mode`` ``preserve`` compares with
-    the source file's mode; None (``mode``, ``owner``, ``group``) does not compare."""
+    files only: a link or anything else at a destination is left to ``copy``). None (``mode``, ``owner``, ``group``)
+    does not compare."""
     installed = {os.path.normpath(str(entry.get("path", ""))): entry for entry in found}
     stale = []
     for name in names:
         source = os.path.join(src_dir, name)
         with open(source, "rb") as handle:
             digest = hashlib.sha1(handle.read()).hexdigest()
-        wanted_mode = "%04o" % stat.S_IMODE(os.stat(source).st_mode) if mode == "preserve" else mode
         have = installed.get(os.path.normpath(os.path.join(dest_dir, name)), {})
-        wanted = {"checksum": digest, "mode": wanted_mode, "pw_name": owner, "gr_name": group}
+        wanted = {"checksum": digest, "mode": mode, "pw_name": owner, "gr_name": group}
         if any(value is not None and have.get(key) != value for key, value in wanted.items()):
             stale.append(name)
     return stale

@@ -31,6 +31,25 @@ def test_a_version_glob_that_does_not_match_the_installed_version_is_missing():
     assert _packages.missing(OUTPUT, ["docker-compose=1.29*"]) == []
 
 
+def test_an_exact_pin_other_than_the_installed_version_is_missing():
+    assert _packages.missing(OUTPUT, ["docker.io=20.10.24+dfsg1-1+deb12u1"]) == []
+    assert _packages.missing(OUTPUT, ["docker.io=20.10.24+dfsg1-1+deb12u2"]) == ["docker.io=20.10.24+dfsg1-1+deb12u2"]
+    assert _packages.missing(OUTPUT, ["docker.io=20.10.24"]) == ["docker.io=20.10.24"]
+
+
+def test_held_packages_are_installed_broken_ones_go_to_apt():
+    output = ("hi \tjq\t1.6-2.1\n"       # held, installed
+              "iU \tcurl\t7.88.1-10\n"   # unpacked, not configured
+              "iHR\tgit\t1:2.39.2-1\n"   # half-installed, reinstall required
+              "un \tnano\t\n")           # known, never installed
+    assert _packages.missing(output, ["jq", "curl", "git", "nano"]) == ["curl", "git", "nano"]
+
+
+def test_spec_forms_the_query_cannot_judge_go_to_apt():
+    # apt's other spec forms (a minimum version, an architecture): never skipped, apt decides.
+    assert _packages.missing(OUTPUT, ["docker.io>=20", "python3-yaml:amd64"]) == ["docker.io>=20", "python3-yaml:amd64"]
+
+
 def test_removed_and_unknown_packages_are_missing():
     assert _packages.missing(OUTPUT, ["keepalived", "logrotate", "python3-yaml"]) == ["keepalived", "logrotate"]
     assert _packages.missing("", ["jq"]) == ["jq"]
@@ -58,21 +77,20 @@ def test_only_files_that_are_missing_or_differ_are_copied(tmp_path):
     assert _packages.files_to_copy(["a.py"], str(src), found, "/opt/lib") == []
 
 
-def test_a_tree_copied_with_its_modes_and_no_owner_compares_content_and_source_modes(tmp_path):
-    (tmp_path / "group_vars/all").mkdir(parents=True)
-    (tmp_path / "hosts.yml").write_bytes(b"all: {}\n")
-    (tmp_path / "group_vars/all/vault.yml").write_bytes(b"secret: x\n")
-    (tmp_path / "group_vars/all/vault.yml").chmod(0o600)
-    (tmp_path / "hosts.yml").chmod(0o644)
-    names = ["hosts.yml", "group_vars/all/vault.yml"]
-    found = [_found("/r/inv/hosts.yml", b"all: {}\n", owner="other"),
-             _found("/r/inv/group_vars/all/vault.yml", b"secret: x\n", mode="0600", group="other")]
-    assert _packages.files_to_copy(names, str(tmp_path), found, "/r/inv", mode="preserve", owner=None,
-                                   group=None) == []
-    (tmp_path / "group_vars/all/vault.yml").chmod(0o640)
-    assert _packages.files_to_copy(names, str(tmp_path), found, "/r/inv", mode="preserve", owner=None,
-                                   group=None) == ["group_vars/all/vault.yml"]
-    assert _packages.files_to_copy(names, str(tmp_path), found, "/r/inv", mode=None, owner=None, group=None) == []
+def test_group_and_owner_are_compared_unless_unmanaged(tmp_path):
+    (tmp_path / "a.py").write_bytes(b"a = 1\n")
+    regrouped = [_found("/opt/lib/a.py", b"a = 1\n", group="staff")]
+    assert _packages.files_to_copy(["a.py"], str(tmp_path), regrouped, "/opt/lib") == ["a.py"]
+    assert _packages.files_to_copy(["a.py"], str(tmp_path), regrouped, "/opt/lib", group=None) == []
+    chmodded = [_found("/opt/lib/a.py", b"a = 1\n", mode="0755", owner="app")]
+    assert _packages.files_to_copy(["a.py"], str(tmp_path), chmodded, "/opt/lib", mode=None) == ["a.py"]
+    assert _packages.files_to_copy(["a.py"], str(tmp_path), chmodded, "/opt/lib", mode=None, owner=None) == []
+
+
+def test_a_destination_find_does_not_list_is_copied(tmp_path):
+    # find (file_type: file) lists no link and nothing under a missing directory: copy decides for those.
+    (tmp_path / "a.py").write_bytes(b"a = 1\n")
+    assert _packages.files_to_copy(["a.py"], str(tmp_path), [], "/opt/lib") == ["a.py"]
 
 
 def test_only_directories_that_are_missing_or_differ_are_created():

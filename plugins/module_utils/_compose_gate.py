@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which Compose projects a ``docker compose up --wait`` would act on (the gate of the module
+squaremcp.infra.compose_pending). No Ansible imports.
+
+A project has nothing to do when every service Compose's own ``config --hash '*'`` lists has a container
+that is running (and healthy when it has a health check) and carries that hash in its
+``com.docker.compose.config-hash`` label, and no container of the project belongs to a service the file no
+longer declares (an orphan). The hash is Compose's, never recomputed here. Whatever cannot be read makes the
+project pending: the gate may run ``up`` for nothing, never skip it on an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks
+
+HASH_LABEL = "com.docker.compose.config-hash"
+
+
+@dataclasses.dataclass
+class Container:
+    """A container of a Compose project, as listed (and inspected for health when it runs)."""
+
+    name: str
+    service: str
+    state: str
+    config_hash: Optional[str] = None
+    health: str = "none"
+
+
+def compose_hash_argv(docker: str, project: str, project_dir: str) -> List[str]:
+    """Compose's per-service config hashes, for the project as community.docker.docker_compose_v2 runs it."""
+    return [docker, "compose", "--project-name", project, "--project-directory", project_dir,
+            "config", "--hash", "*"]
+
+
+def parse_hashes(text: str) -> Dict[str, str]:
+    """``<service> <hash>`` lines of ``docker compose config --hash '*'``."""
+    hashes = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise ValueError("unexpected line in docker compose config --hash output: %r" % line[:200])
+        hashes[fields[0]] = fields[1]
+    return hashes
+
+
+def container_from_listing(listed: Dict[str, Any], inspect: Callable[[str], Dict[str, Any]]) -> Container:
+    """A :class:`Container` from ``GET /containers/json``; running ones are inspected for their health."""
+    labels = listed.get("Labels") or {}
+    names = listed.get("Names") or [listed.get("Id", "?")]
+    state = listed.get("State") or "unknown"
+    health = "none"
+    if state == "running":
+        attrs = inspect(listed["Id"])
+        state = (attrs.get("State") or {}).get("Status") or state
+        health = ((attrs.get("State") or {}).get("Health") or {}).get("Status") or "none"
+    return Container(name=str(names[0]).lstrip("/"), service=labels.get(stacks.SERVICE_LABEL, "?"), state=state,
+                     config_hash=labels.get(HASH_LABEL), health=health)
+
+
+def project_reasons(expected: Dict[str, str], containers: List[Container]) -> List[str]:
+    """Why ``up --wait`` has something to do for one project (empty: nothing)."""
+    reasons = []
+    by_service: Dict[str, List[Container]] = {}
+    for container in containers:
+        by_service.setdefault(container.service, []).append(container)
+    for service, config_hash in sorted(expected.items()):
+        found = by_service.get(service) or []
+        if not found:
+            reasons.append("service %s has no container" % service)
+        for container in found:
+            if container.state != "running":
+                reasons.append("container %s is %s" % (container.name, container.state))
+            elif container.health not in ("healthy", "none"):
+                reasons.append("container %s is %s" % (container.name, container.health))
+            if container.config_hash != config_hash:
+                reasons.append("container %s was created from another configuration (config hash)" % container.name)
+    for service in sorted(set(by_service) - set(expected)):
+        reasons.extend("container %s is an orphan (service %s is not in the compose file)" % (c.name, service)
+                       for c in by_service[service])
+    return reasons
+
+
+def pending(projects: Dict[str, str], hashes: Callable[[str, str], Dict[str, str]], api,
+            errors=(Exception,)) -> Dict[str, List[str]]:
+    """{project: reasons} for every project of ``projects`` ({name: directory}) with something to do.
+
+    ``hashes(name, directory)`` returns Compose's hashes (raises on failure); ``api`` is a ``docker.APIClient``
+    (or anything with ``containers`` and ``inspect_container``), or None when Docker cannot be reached. Any
+    exception of ``errors`` makes the project (or, while listing containers, every project) pending.
+    """
+    result: Dict[str, List[str]] = {}
+    by_project: Optional[Dict[str, List[Container]]] = None
+    try:
+        if api is None:
+            raise RuntimeError("the Docker daemon cannot be reached")
+        by_project = {}
+        for listed in stacks.list_containers(api):
+            project = (listed.get("Labels") or {}).get(stacks.PROJECT_LABEL)
+            if project in projects:
+                by_project.setdefault(project, []).append(container_from_listing(listed, api.inspect_container))
+    except errors as exc:
+        reason = "cannot read the containers (%s): running docker compose up" % exc
+        return {name: [reason] for name in projects}
+    for name, directory in sorted(projects.items()):
+        try:
+            expected = hashes(name, directory)
+        except errors as exc:
+            result[name] = ["cannot read Compose's config hashes (%s): running docker compose up" % exc]
+            continue
+        if not expected:
+            result[name] = ["Compose lists no service: running docker compose up"]
+            continue
+        reasons = project_reasons(expected, by_project.get(name, []))
+        if reasons:
+            result[name] = reasons
+    return result

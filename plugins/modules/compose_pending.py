@@ -1,0 +1,130 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SquareMCP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compose_pending
+short_description: Which Compose projects a C(docker compose up --wait) would act on
+version_added: 0.2.0
+author:
+  - SquareMCP platform team (@squaremcp)
+description:
+  - Reads, for several Compose projects at once, whether C(docker compose up --wait) has anything to do, so a
+    converge runs M(community.docker.docker_compose_v2) only for those projects.
+  - A project has nothing to do when every service that C(docker compose config --hash '*') lists has a container
+    that is running (and V(healthy) when it has a health check) and whose C(com.docker.compose.config-hash) label
+    equals Compose's hash, and no container of the project belongs to a service the compose file no longer
+    declares (an orphan). The hashes are Compose's own; the containers come from ONE Docker API list call (running
+    ones are inspected for their health).
+  - Whatever cannot be read (no Docker, a compose file Compose rejects, an unexpected output) makes the project
+    pending with the reason; the module never fails because of the state it reads.
+  - It only reads, and never reports a change. It does not know about files the play changed or pull policies:
+    the caller adds the projects whose files changed and those it pulls every time.
+options:
+  projects:
+    description:
+      - Compose project name -> project directory (the C(project_name) and C(project_src) the
+        M(community.docker.docker_compose_v2) task uses; the project name is passed to Compose as C(--project-name)).
+    type: dict
+    required: true
+  docker_host:
+    description: Docker daemon to talk to.
+    type: str
+    default: unix:///var/run/docker.sock
+requirements:
+  - docker (Python library, Debian python3-docker)
+  - the C(docker compose) CLI plugin
+attributes:
+  check_mode:
+    support: full
+    description: Reads the same in check mode (it never changes anything).
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the Docker host (it reads the compose files there and runs C(docker compose config)).
+seealso:
+  - module: community.docker.docker_compose_v2
+  - module: squaremcp.infra.stack_health
+"""
+
+EXAMPLES = r"""
+- name: Find the projects with something to do
+  squaremcp.infra.compose_pending:
+    projects:
+      fetcherpay: /opt/stacks/fetcherpay
+      hermes: /opt/stacks/hermes
+  register: compose_pending
+
+- name: Bring up only those
+  community.docker.docker_compose_v2:
+    project_src: "/opt/stacks/{{ item }}"
+    state: present
+    wait: true
+  loop: "{{ compose_pending.pending }}"
+"""
+
+RETURN = r"""
+pending:
+  description: Names of the projects C(docker compose up --wait) would act on, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [fetcherpay]
+reasons:
+  description: Project -> why it is pending (no secret value; container and service names only).
+  returned: always
+  type: dict
+  sample: {fetcherpay: ["container fetcherpay-api-1 is exited"]}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import _compose_gate as gate
+
+try:
+    import docker
+
+    HAS_DOCKER = True
+except ImportError:
+    HAS_DOCKER = False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            projects=dict(type="dict", required=True),
+            docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+        ),
+        supports_check_mode=True,
+    )
+    projects = {str(name): str(directory) for name, directory in module.params["projects"].items()}
+    docker_bin = module.get_bin_path("docker")
+
+    def hashes(name, directory):
+        if not docker_bin:
+            raise RuntimeError("no docker CLI on PATH")
+        rc, out, err = module.run_command(gate.compose_hash_argv(docker_bin, name, directory))
+        if rc != 0:
+            raise RuntimeError("docker compose config exited with %d: %s" % (rc, (err or out).strip()[:300]))
+        return gate.parse_hashes(out)
+
+    api = None
+    if HAS_DOCKER:
+        try:
+            api = docker.APIClient(base_url=module.params["docker_host"], version="auto", timeout=60)
+        except Exception:  # pylint: disable=broad-except  # an unreachable daemon makes every project pending
+            api = None
+    reasons = gate.pending(projects, hashes, api)
+    if not HAS_DOCKER:
+        reasons = {name: ["the docker Python library is missing (python3-docker): running docker compose up"]
+                   for name in projects}
+    module.exit_json(changed=False, pending=sorted(reasons), reasons=reasons)
+
+
+if __name__ == "__main__":
+    main()

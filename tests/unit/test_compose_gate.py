@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gate of squaremcp.infra.compose_pending: which Compose projects `docker compose up --wait` would act on.
+
+Containers come as the Docker API lists and inspects them; the hashes are given as Compose prints them (the
+real `docker compose config --hash` and real containers are tests/integration/test_compose_pending.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.squaremcp.infra.plugins.module_utils import _compose_gate as gate
+
+HASHES = {"api": "a" * 64, "db": "d" * 64}
+
+
+class Api(object):
+    """containers() and inspect_container() of docker.APIClient over fixed data."""
+
+    def __init__(self, containers, fail=None):
+        self.listed = containers
+        self.fail = fail
+
+    def containers(self, all=False, filters=None):  # noqa: A002 - docker.APIClient's signature
+        if self.fail:
+            raise self.fail
+        return [c for c in self.listed if filters["label"] in c["Labels"]]
+
+    def inspect_container(self, container_id):
+        found = [c for c in self.listed if c["Id"] == container_id][0]
+        state = {"Status": found["State"]}
+        if found.get("_health"):
+            state["Health"] = {"Status": found["_health"]}
+        return {"Id": container_id, "State": state}
+
+
+def container(project, service, state="running", health=None, config_hash=None, oneoff=False):
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": service,
+              "com.docker.compose.oneoff": "True" if oneoff else "False",
+              "com.docker.compose.config-hash": config_hash or HASHES.get(service, "x" * 64)}
+    return {"Id": "%s-%s-%s" % (project, service, state), "Names": ["/%s-%s-1" % (project, service)],
+            "State": state, "Labels": labels, "_health": health}
+
+
+def hashes_of(table):
+    def hashes(name, directory):
+        value = table[name]
+        if isinstance(value, Exception):
+            raise value
+        return value
+    return hashes
+
+
+def healthy(project):
+    return [container(project, "api", health="healthy"), container(project, "db")]
+
+
+def test_running_healthy_and_same_hash_is_nothing_to_do():
+    api = Api(healthy("shop") + healthy("blog"))
+    assert gate.pending({"shop": "/opt/stacks/shop", "blog": "/opt/stacks/blog"},
+                        hashes_of({"shop": HASHES, "blog": HASHES}), api) == {}
+
+
+@pytest.mark.parametrize("state", ["exited", "created", "paused", "dead", "restarting"])
+def test_a_stopped_container_makes_its_project_pending(state):
+    api = Api([container("shop", "api", state=state), container("shop", "db")] + healthy("blog"))
+    result = gate.pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
+    assert result == {"shop": ["container shop-api-1 is %s" % state]}
+
+
+@pytest.mark.parametrize("health", ["unhealthy", "starting"])
+def test_an_unhealthy_or_starting_container_makes_its_project_pending(health):
+    api = Api([container("shop", "api", health=health), container("shop", "db")])
+    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
+        "shop": ["container shop-api-1 is %s" % health]}
+
+
+def test_a_removed_container_makes_its_project_pending():
+    api = Api([container("shop", "db")])
+    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {"shop": ["service api has no container"]}
+
+
+def test_a_project_without_containers_is_pending():
+    assert gate.pending({"new": "/n"}, hashes_of({"new": HASHES}), Api(healthy("shop"))) == {
+        "new": ["service api has no container", "service db has no container"]}
+
+
+def test_another_config_hash_makes_its_project_pending():
+    api = Api([container("shop", "api", health="healthy", config_hash="b" * 64), container("shop", "db")])
+    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
+        "shop": ["container shop-api-1 was created from another configuration (config hash)"]}
+
+
+def test_an_orphan_makes_its_project_pending_and_one_off_containers_do_not():
+    api = Api(healthy("shop") + [container("shop", "old"), container("shop", "migrate", state="exited", oneoff=True)])
+    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
+        "shop": ["container shop-old-1 is an orphan (service old is not in the compose file)"]}
+
+
+def test_containers_of_other_projects_are_ignored():
+    api = Api(healthy("shop") + [container("other", "api", state="exited")])
+    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {}
+
+
+def test_an_unreadable_hash_makes_only_that_project_pending():
+    api = Api(healthy("shop") + healthy("blog"))
+    result = gate.pending({"shop": "/s", "blog": "/b"},
+                          hashes_of({"shop": RuntimeError("compose.yml: no such file"), "blog": HASHES}), api)
+    assert list(result) == ["shop"] and "compose.yml: no such file" in result["shop"][0]
+
+
+def test_no_service_listed_is_pending():
+    assert list(gate.pending({"shop": "/s"}, hashes_of({"shop": {}}), Api(healthy("shop")))) == ["shop"]
+
+
+@pytest.mark.parametrize("api", [None, Api([], fail=ConnectionError("connection refused"))])
+def test_unreadable_containers_make_every_project_pending(api):
+    result = gate.pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
+    assert sorted(result) == ["blog", "shop"]
+    assert all(reason[0].startswith("cannot read the containers") for reason in result.values())
+
+
+def test_parse_hashes_reads_compose_output_and_rejects_anything_else():
+    assert gate.parse_hashes("api %s\ndb %s\n\n" % ("a" * 64, "d" * 64)) == HASHES
+    with pytest.raises(ValueError):
+        gate.parse_hashes("WARN[0000] something odd happened\n")
+
+
+def test_hash_command_names_the_project_and_its_directory():
+    assert gate.compose_hash_argv("/usr/bin/docker", "shop", "/opt/stacks/shop") == [
+        "/usr/bin/docker", "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
+        "config", "--hash", "*"]

@@ -7,18 +7,24 @@ squaremcp.infra.compose_pending). No Ansible imports.
 A project has nothing to do when every service Compose's own ``config --hash '*'`` lists has a container
 that is running (and healthy when it has a health check) and carries that hash in its
 ``com.docker.compose.config-hash`` label, and no container of the project belongs to a service the file no
-longer declares (an orphan). The hash is Compose's, never recomputed here. Whatever cannot be read makes the
-project pending: the gate may run ``up`` for nothing, never skip it on an error.
+longer declares (an orphan). The hash is Compose's, never recomputed here. Compose 2.26's ``config --hash``
+differs from the label of a service with an ``env_file`` (``up`` hashes the service with the file read in): when
+only hashes differ, Compose's own decision settles it (``docker compose --dry-run up --detach --remove-orphans``,
+nothing to do when it reports every container ``Running``). Whatever cannot be read makes the project pending:
+the gate may run ``up`` for nothing, never skip it on an error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as stacks
 
 HASH_LABEL = "com.docker.compose.config-hash"
+HASH_REASON = "has a config-hash label other than docker compose config --hash prints"
+DRY_RUN_SETTLED = re.compile(r"^\s*DRY-RUN MODE -\s+Container \S+\s+Running\s*$")
 
 
 @dataclasses.dataclass
@@ -36,6 +42,17 @@ def compose_hash_argv(docker: str, project: str, project_dir: str) -> List[str]:
     """Compose's per-service config hashes, for the project as community.docker.docker_compose_v2 runs it."""
     return [docker, "compose", "--project-name", project, "--project-directory", project_dir,
             "config", "--hash", "*"]
+
+
+def compose_dry_run_argv(docker: str, project: str, project_dir: str) -> List[str]:
+    """What ``docker compose up`` would do, decided by Compose (nothing is changed)."""
+    return [docker, "compose", "--project-name", project, "--project-directory", project_dir, "--dry-run",
+            "up", "--detach", "--remove-orphans"]
+
+
+def dry_run_actions(text: str) -> List[str]:
+    """Lines of ``docker compose --dry-run up`` output that are more than a running container (empty: settled)."""
+    return [line.strip() for line in text.splitlines() if line.strip() and not DRY_RUN_SETTLED.match(line)]
 
 
 def parse_hashes(text: str) -> Dict[str, str]:
@@ -81,7 +98,7 @@ def project_reasons(expected: Dict[str, str], containers: List[Container]) -> Li
             elif container.health not in ("healthy", "none"):
                 reasons.append("container %s is %s" % (container.name, container.health))
             if container.config_hash != config_hash:
-                reasons.append("container %s was created from another configuration (config hash)" % container.name)
+                reasons.append("container %s %s" % (container.name, HASH_REASON))
     for service in sorted(set(by_service) - set(expected)):
         reasons.extend("container %s is an orphan (service %s is not in the compose file)" % (c.name, service)
                        for c in by_service[service])
@@ -89,10 +106,11 @@ def project_reasons(expected: Dict[str, str], containers: List[Container]) -> Li
 
 
 def pending(projects: Dict[str, str], hashes: Callable[[str, str], Dict[str, str]], api,
-            errors=(Exception,)) -> Dict[str, List[str]]:
+            dry_run: Callable[[str, str], str], errors=(Exception,)) -> Dict[str, List[str]]:
     """{project: reasons} for every project of ``projects`` ({name: directory}) with something to do.
 
-    ``hashes(name, directory)`` returns Compose's hashes (raises on failure); ``api`` is a ``docker.APIClient``
+    ``hashes(name, directory)`` returns Compose's hashes and ``dry_run(name, directory)`` the output of
+    ``docker compose --dry-run up`` (both raise on failure); ``api`` is a ``docker.APIClient``
     (or anything with ``containers`` and ``inspect_container``), or None when Docker cannot be reached. Any
     exception of ``errors`` makes the project (or, while listing containers, every project) pending.
     """
@@ -119,6 +137,12 @@ def pending(projects: Dict[str, str], hashes: Callable[[str, str], Dict[str, str
             result[name] = ["Compose lists no service: running docker compose up"]
             continue
         reasons = project_reasons(expected, by_project.get(name, []))
+        if reasons and all(reason.endswith(HASH_REASON) for reason in reasons):
+            try:
+                actions = dry_run_actions(dry_run(name, directory))
+            except errors as exc:
+                actions = ["cannot ask docker compose --dry-run up (%s)" % exc]
+            reasons = (reasons + ["docker compose --dry-run up: %s" % "; ".join(actions[:5])]) if actions else []
         if reasons:
             result[name] = reasons
     return result

@@ -19,6 +19,9 @@ description:
     equals Compose's hash, and no container of the project belongs to a service the compose file no longer
     declares (an orphan). The hashes are Compose's own; the containers come from ONE Docker API list call (running
     ones are inspected for their health).
+  - Compose 2.26's C(config --hash) differs from the label of a service with an C(env_file); when only hashes
+    differ, C(docker compose --dry-run up --detach --remove-orphans) decides (nothing to do when it reports every
+    container V(Running)).
   - Whatever cannot be read (no Docker, a compose file Compose rejects, an unexpected output) makes the project
     pending with the reason; the module never fails because of the state it reads.
   - It only reads, and never reports a change. It does not know about files the play changed or pull policies:
@@ -105,13 +108,19 @@ def main():
     projects = {str(name): str(directory) for name, directory in module.params["projects"].items()}
     docker_bin = module.get_bin_path("docker")
 
-    def hashes(name, directory):
+    def compose(argv):
         if not docker_bin:
             raise RuntimeError("no docker CLI on PATH")
-        rc, out, err = module.run_command(gate.compose_hash_argv(docker_bin, name, directory))
+        rc, out, err = module.run_command(argv)
         if rc != 0:
-            raise RuntimeError("docker compose config exited with %d: %s" % (rc, (err or out).strip()[:300]))
-        return gate.parse_hashes(out)
+            raise RuntimeError("docker compose %s exited with %d: %s" % (" ".join(argv[6:]), rc, (err or out).strip()[:300]))
+        return out or "", err or ""
+
+    def hashes(name, directory):
+        return gate.parse_hashes(compose(gate.compose_hash_argv(docker_bin, name, directory))[0])
+
+    def dry_run(name, directory):
+        return "".join(compose(gate.compose_dry_run_argv(docker_bin, name, directory)))
 
     api = None
     if HAS_DOCKER:
@@ -119,7 +128,7 @@ def main():
             api = docker.APIClient(base_url=module.params["docker_host"], version="auto", timeout=60)
         except Exception:  # pylint: disable=broad-except  # an unreachable daemon makes every project pending
             api = None
-    reasons = gate.pending(projects, hashes, api)
+    reasons = gate.pending(projects, hashes, api, dry_run)
     if not HAS_DOCKER:
         reasons = {name: ["the docker Python library is missing (python3-docker): running docker compose up"]
                    for name in projects}

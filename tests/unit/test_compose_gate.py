@@ -52,71 +52,111 @@ def hashes_of(table):
     return hashes
 
 
+SETTLED = " DRY-RUN MODE -  Container shop-api-1  Running\n DRY-RUN MODE -  Container shop-db-1  Running\n"
+RECREATE = " DRY-RUN MODE -  Container shop-api-1  Recreate\n DRY-RUN MODE -  Container shop-api-1  Recreated\n"
+
+
+def dry_run_of(output):
+    def dry_run(name, directory):
+        if isinstance(output, Exception):
+            raise output
+        return output
+    return dry_run
+
+
+def pending(projects, hashes, api, dry_run=None):
+    return gate.pending(projects, hashes, api, dry_run or dry_run_of(RuntimeError("dry run not expected")))
+
+
 def healthy(project):
     return [container(project, "api", health="healthy"), container(project, "db")]
 
 
 def test_running_healthy_and_same_hash_is_nothing_to_do():
     api = Api(healthy("shop") + healthy("blog"))
-    assert gate.pending({"shop": "/opt/stacks/shop", "blog": "/opt/stacks/blog"},
+    assert pending({"shop": "/opt/stacks/shop", "blog": "/opt/stacks/blog"},
                         hashes_of({"shop": HASHES, "blog": HASHES}), api) == {}
 
 
 @pytest.mark.parametrize("state", ["exited", "created", "paused", "dead", "restarting"])
 def test_a_stopped_container_makes_its_project_pending(state):
     api = Api([container("shop", "api", state=state), container("shop", "db")] + healthy("blog"))
-    result = gate.pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
+    result = pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
     assert result == {"shop": ["container shop-api-1 is %s" % state]}
 
 
 @pytest.mark.parametrize("health", ["unhealthy", "starting"])
 def test_an_unhealthy_or_starting_container_makes_its_project_pending(health):
     api = Api([container("shop", "api", health=health), container("shop", "db")])
-    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
         "shop": ["container shop-api-1 is %s" % health]}
 
 
 def test_a_removed_container_makes_its_project_pending():
     api = Api([container("shop", "db")])
-    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {"shop": ["service api has no container"]}
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {"shop": ["service api has no container"]}
 
 
 def test_a_project_without_containers_is_pending():
-    assert gate.pending({"new": "/n"}, hashes_of({"new": HASHES}), Api(healthy("shop"))) == {
+    assert pending({"new": "/n"}, hashes_of({"new": HASHES}), Api(healthy("shop"))) == {
         "new": ["service api has no container", "service db has no container"]}
 
 
 def test_another_config_hash_makes_its_project_pending():
     api = Api([container("shop", "api", health="healthy", config_hash="b" * 64), container("shop", "db")])
-    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
-        "shop": ["container shop-api-1 was created from another configuration (config hash)"]}
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api, dry_run_of(RECREATE))["shop"][0] == (
+        "container shop-api-1 has a config-hash label other than docker compose config --hash prints")
+
+
+def test_a_hash_that_differs_only_for_the_labels_sake_is_settled_by_composes_dry_run():
+    # Compose 2.26: a service with an env_file has a label hash that config --hash does not print.
+    api = Api([container("shop", "api", health="healthy", config_hash="b" * 64), container("shop", "db")])
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api, dry_run_of(SETTLED)) == {}
+
+
+@pytest.mark.parametrize("dry_run, said", [
+    (RECREATE, "docker compose --dry-run up: DRY-RUN MODE -  Container shop-api-1  Recreate; "
+               "DRY-RUN MODE -  Container shop-api-1  Recreated"),
+    (RuntimeError("exited with 1"), "docker compose --dry-run up: cannot ask docker compose --dry-run up "
+                                    "(exited with 1)"),
+    ("WARN[0000] something new\n" + SETTLED, "docker compose --dry-run up: WARN[0000] something new"),
+])
+def test_a_dry_run_that_would_act_or_fails_keeps_the_project_pending(dry_run, said):
+    api = Api([container("shop", "api", health="healthy", config_hash="b" * 64), container("shop", "db")])
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api, dry_run_of(dry_run)) == {
+        "shop": ["container shop-api-1 has a config-hash label other than docker compose config --hash prints", said]}
+
+
+def test_a_stopped_container_is_pending_without_asking_the_dry_run():
+    api = Api([container("shop", "api", state="exited", config_hash="b" * 64), container("shop", "db")])
+    assert list(pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api, dry_run_of(SETTLED))) == ["shop"]
 
 
 def test_an_orphan_makes_its_project_pending_and_one_off_containers_do_not():
     api = Api(healthy("shop") + [container("shop", "old"), container("shop", "migrate", state="exited", oneoff=True)])
-    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {
         "shop": ["container shop-old-1 is an orphan (service old is not in the compose file)"]}
 
 
 def test_containers_of_other_projects_are_ignored():
     api = Api(healthy("shop") + [container("other", "api", state="exited")])
-    assert gate.pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {}
+    assert pending({"shop": "/s"}, hashes_of({"shop": HASHES}), api) == {}
 
 
 def test_an_unreadable_hash_makes_only_that_project_pending():
     api = Api(healthy("shop") + healthy("blog"))
-    result = gate.pending({"shop": "/s", "blog": "/b"},
+    result = pending({"shop": "/s", "blog": "/b"},
                           hashes_of({"shop": RuntimeError("compose.yml: no such file"), "blog": HASHES}), api)
     assert list(result) == ["shop"] and "compose.yml: no such file" in result["shop"][0]
 
 
 def test_no_service_listed_is_pending():
-    assert list(gate.pending({"shop": "/s"}, hashes_of({"shop": {}}), Api(healthy("shop")))) == ["shop"]
+    assert list(pending({"shop": "/s"}, hashes_of({"shop": {}}), Api(healthy("shop")))) == ["shop"]
 
 
 @pytest.mark.parametrize("api", [None, Api([], fail=ConnectionError("connection refused"))])
 def test_unreadable_containers_make_every_project_pending(api):
-    result = gate.pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
+    result = pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
     assert sorted(result) == ["blog", "shop"]
     assert all(reason[0].startswith("cannot read the containers") for reason in result.values())
 
@@ -127,7 +167,10 @@ def test_parse_hashes_reads_compose_output_and_rejects_anything_else():
         gate.parse_hashes("WARN[0000] something odd happened\n")
 
 
-def test_hash_command_names_the_project_and_its_directory():
+def test_compose_commands_name_the_project_and_its_directory():
     assert gate.compose_hash_argv("/usr/bin/docker", "shop", "/opt/stacks/shop") == [
         "/usr/bin/docker", "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
         "config", "--hash", "*"]
+    assert gate.compose_dry_run_argv("/usr/bin/docker", "shop", "/opt/stacks/shop") == [
+        "/usr/bin/docker", "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
+        "--dry-run", "up", "--detach", "--remove-orphans"]

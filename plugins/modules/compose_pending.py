@@ -24,7 +24,7 @@ description:
     container V(Running)).
   - Whatever cannot be read (no Docker, a compose file Compose rejects, an unexpected output) makes the project
     pending with the reason; the module never fails because of the state it reads.
-  - It only reads, and never reports a change. It does not know about files the play changed or pull policies:
+  - It only reads, and never reports a change. It does not know about files the play changed or pull policies;
     the caller adds the projects whose files changed and those it pulls every time.
 options:
   projects:

@@ -10,8 +10,8 @@ that is running (and healthy when it has a health check) and carries that hash i
 longer declares (an orphan). The hash is Compose's, never recomputed here. Compose 2.26's ``config --hash``
 differs from the label of a service with an ``env_file`` (``up`` hashes the service with the file read in): when
 only hashes differ, Compose's own decision settles it (``docker compose --dry-run up --detach --remove-orphans``,
-nothing to do when it reports every container ``Running``). Whatever cannot be read makes the project pending:
-the gate may run ``up`` for nothing, never skip it on an error.
+nothing to do when it reports every container ``Running``, or ``Waiting``/``Healthy`` for a dependency).
+Whatever cannot be read makes the project pending: the gate may run ``up`` for nothing, never skip it on an error.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from ansible_collections.squaremcp.infra.plugins.module_utils import _stacks as 
 
 HASH_LABEL = "com.docker.compose.config-hash"
 HASH_REASON = "has a config-hash label other than docker compose config --hash prints"
-DRY_RUN_SETTLED = re.compile(r"^\s*DRY-RUN MODE -\s+Container \S+\s+Running\s*$")
+# A container Compose leaves as it is; Waiting/Healthy: it checks a dependency's health (depends_on condition).
+DRY_RUN_SETTLED = re.compile(r"^\s*DRY-RUN MODE -\s+Container \S+\s+(Running|Waiting|Healthy)\s*$")
 
 
 @dataclasses.dataclass

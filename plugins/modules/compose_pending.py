@@ -21,7 +21,7 @@ description:
     ones are inspected for their health).
   - Compose 2.26's C(config --hash) differs from the label of a service with an C(env_file); when only hashes
     differ, C(docker compose --dry-run up --detach --remove-orphans) decides (nothing to do when it reports every
-    container V(Running)).
+    container V(Running), or V(Waiting) and V(Healthy) for a dependency).
   - Whatever cannot be read (no Docker, a compose file Compose rejects, an unexpected output) makes the project
     pending with the reason; the module never fails because of the state it reads.
   - It only reads, and never reports a change. It does not know about files the play changed or pull policies;
@@ -46,6 +46,7 @@ attributes:
     description: Reads the same in check mode (it never changes anything).
   diff_mode:
     support: none
+    description: It changes nothing, so there is nothing to show.
   platform:
     support: full
     platforms: posix

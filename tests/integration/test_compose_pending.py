@@ -4,9 +4,9 @@
 
 One uniquely named project of the stand-in image (squaremcp/stack-app, `make images`): web (health check, an
 env_file, whose label hash Compose 2.26's `config --hash` does not print, so Compose's dry run settles it) and
-side (none). Up and healthy, it has nothing to do; a stopped container, a changed env file, a changed service
-(Compose's own config hash differs from the container's label) and an orphan each make it pending, as does a
-directory Compose cannot read; check mode reads the same. Everything the test creates is removed afterwards.
+side (none; it waits for web's health). Up and healthy, it has nothing to do; a stopped container, a changed env
+file, a changed service (Compose's own config hash differs from the container's label) and an orphan each make it
+pending, as does a directory Compose cannot read; check mode reads the same. Everything the test creates is removed afterwards.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def project(tmp_path):
     directory.mkdir()
     (directory / "web.env").write_text("MODE=one\n")
     write_compose(directory, name, {"web": standin("web", healthcheck=PROBE, env_file=["web.env"]),
-                                    "side": standin("side")})
+                                    "side": standin("side", depends_on={"web": {"condition": "service_healthy"}})})
     try:
         up = docker("compose", "--project-directory", str(directory), "up", "-d", "--wait", check=False)
         assert up.returncode == 0, up.stderr

@@ -30,7 +30,7 @@ DRY_RUN_SETTLED = re.compile(r"^\s*DRY-RUN MODE -\s+Container \S+\s+(Running|Wai
 
 @dataclasses.dataclass
 class Container:
-    """A container of a Compose project, as listed (and inspected for health when it runs)."""
+    """A container of a Compose project, as ``docker inspect`` shows it."""
 
     name: str
     service: str
@@ -39,15 +39,16 @@ class Container:
     health: str = "none"
 
 
-def compose_hash_argv(docker: str, project: str, project_dir: str) -> List[str]:
-    """Compose's per-service config hashes, for the project as community.docker.docker_compose_v2 runs it."""
-    return [docker, "compose", "--project-name", project, "--project-directory", project_dir,
+def compose_hash_argv(project: str, project_dir: str) -> List[str]:
+    """Arguments of ``docker`` for Compose's per-service config hashes, as community.docker.docker_compose_v2
+    runs the project."""
+    return ["compose", "--project-name", project, "--project-directory", project_dir,
             "config", "--hash", "*"]
 
 
-def compose_dry_run_argv(docker: str, project: str, project_dir: str) -> List[str]:
+def compose_dry_run_argv(project: str, project_dir: str) -> List[str]:
     """What ``docker compose up`` would do, decided by Compose (nothing is changed)."""
-    return [docker, "compose", "--project-name", project, "--project-directory", project_dir, "--dry-run",
+    return ["compose", "--project-name", project, "--project-directory", project_dir, "--dry-run",
             "up", "--detach", "--remove-orphans"]
 
 
@@ -69,18 +70,18 @@ def parse_hashes(text: str) -> Dict[str, str]:
     return hashes
 
 
-def container_from_listing(listed: Dict[str, Any], inspect: Callable[[str], Dict[str, Any]]) -> Container:
-    """A :class:`Container` from ``GET /containers/json``; running ones are inspected for their health."""
-    labels = listed.get("Labels") or {}
-    names = listed.get("Names") or [listed.get("Id", "?")]
-    state = listed.get("State") or "unknown"
-    health = "none"
-    if state == "running":
-        attrs = inspect(listed["Id"])
-        state = (attrs.get("State") or {}).get("Status") or state
-        health = ((attrs.get("State") or {}).get("Health") or {}).get("Status") or "none"
-    return Container(name=str(names[0]).lstrip("/"), service=labels.get(stacks.SERVICE_LABEL, "?"), state=state,
-                     config_hash=labels.get(HASH_LABEL), health=health)
+def containers_argv() -> List[str]:
+    """Ids of every Compose container (one-off ones included; :func:`pending` leaves them out)."""
+    return ["ps", "--all", "--quiet", "--no-trunc", "--filter", "label=" + stacks.PROJECT_LABEL]
+
+
+def container_from_inspect(attrs: Dict[str, Any]) -> Container:
+    """A :class:`Container` from ``docker inspect`` output."""
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    state = attrs.get("State") or {}
+    return Container(name=(attrs.get("Name") or attrs.get("Id") or "?").lstrip("/"),
+                     service=labels.get(stacks.SERVICE_LABEL, "?"), state=state.get("Status") or "unknown",
+                     config_hash=labels.get(HASH_LABEL), health=(state.get("Health") or {}).get("Status") or "none")
 
 
 def project_reasons(expected: Dict[str, str], containers: List[Container]) -> List[str]:
@@ -106,25 +107,24 @@ def project_reasons(expected: Dict[str, str], containers: List[Container]) -> Li
     return reasons
 
 
-def pending(projects: Dict[str, str], hashes: Callable[[str, str], Dict[str, str]], api,
-            dry_run: Callable[[str, str], str], errors=(Exception,)) -> Dict[str, List[str]]:
+def pending(projects: Dict[str, str], hashes: Callable[[str, str], Dict[str, str]],
+            containers: Callable[[], List[Dict[str, Any]]], dry_run: Callable[[str, str], str],
+            errors=(Exception,)) -> Dict[str, List[str]]:
     """{project: reasons} for every project of ``projects`` ({name: directory}) with something to do.
 
-    ``hashes(name, directory)`` returns Compose's hashes and ``dry_run(name, directory)`` the output of
-    ``docker compose --dry-run up`` (both raise on failure); ``api`` is a ``docker.APIClient``
-    (or anything with ``containers`` and ``inspect_container``), or None when Docker cannot be reached. Any
-    exception of ``errors`` makes the project (or, while listing containers, every project) pending.
+    ``hashes(name, directory)`` returns Compose's hashes, ``containers()`` the ``docker inspect`` output of every
+    Compose container and ``dry_run(name, directory)`` the output of ``docker compose --dry-run up`` (each raises
+    on failure). Any exception of ``errors`` makes the project (or, while reading containers, every project)
+    pending.
     """
     result: Dict[str, List[str]] = {}
-    by_project: Optional[Dict[str, List[Container]]] = None
+    by_project: Dict[str, List[Container]] = {}
     try:
-        if api is None:
-            raise RuntimeError("the Docker daemon cannot be reached")
-        by_project = {}
-        for listed in stacks.list_containers(api):
-            project = (listed.get("Labels") or {}).get(stacks.PROJECT_LABEL)
-            if project in projects:
-                by_project.setdefault(project, []).append(container_from_listing(listed, api.inspect_container))
+        for attrs in containers():
+            labels = (attrs.get("Config") or {}).get("Labels") or {}
+            project = labels.get(stacks.PROJECT_LABEL)
+            if project in projects and labels.get(stacks.ONEOFF_LABEL, "False") != "True":
+                by_project.setdefault(project, []).append(container_from_inspect(attrs))
     except errors as exc:
         reason = "cannot read the containers (%s): running docker compose up" % exc
         return {name: [reason] for name in projects}

@@ -17,8 +17,8 @@ description:
   - A project has nothing to do when every service that C(docker compose config --hash '*') lists has a container
     that is running (and V(healthy) when it has a health check) and whose C(com.docker.compose.config-hash) label
     equals Compose's hash, and no container of the project belongs to a service the compose file no longer
-    declares (an orphan). The hashes are Compose's own; the containers come from ONE Docker API list call (running
-    ones are inspected for their health).
+    declares (an orphan). The hashes are Compose's own; the containers come from one C(docker ps) and one
+    C(docker inspect) of every Compose container (the Docker CLI, so no Python library is needed on the host).
   - Compose 2.26's C(config --hash) differs from the label of a service with an C(env_file); when only hashes
     differ, C(docker compose --dry-run up --detach --remove-orphans) decides (nothing to do when it reports every
     container V(Running), or V(Waiting) and V(Healthy) for a dependency).
@@ -33,13 +33,8 @@ options:
         M(community.docker.docker_compose_v2) task uses; the project name is passed to Compose as C(--project-name)).
     type: dict
     required: true
-  docker_host:
-    description: Docker daemon to talk to.
-    type: str
-    default: unix:///var/run/docker.sock
 requirements:
-  - docker (Python library, Debian python3-docker)
-  - the C(docker compose) CLI plugin
+  - the C(docker) CLI and its C(compose) plugin (the daemon it reaches by default, or C(DOCKER_HOST))
 attributes:
   check_mode:
     support: full
@@ -86,53 +81,42 @@ reasons:
   sample: {fetcherpay: ["container fetcherpay-api-1 is exited"]}
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _compose_gate as gate
-
-try:
-    import docker
-
-    HAS_DOCKER = True
-except ImportError:
-    HAS_DOCKER = False
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             projects=dict(type="dict", required=True),
-            docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
         ),
         supports_check_mode=True,
     )
     projects = {str(name): str(directory) for name, directory in module.params["projects"].items()}
     docker_bin = module.get_bin_path("docker")
 
-    def compose(argv):
+    def docker(argv):
         if not docker_bin:
             raise RuntimeError("no docker CLI on PATH")
-        rc, out, err = module.run_command(argv)
+        rc, out, err = module.run_command([docker_bin] + argv)
         if rc != 0:
-            raise RuntimeError("docker compose %s exited with %d: %s" % (" ".join(argv[6:]), rc, (err or out).strip()[:300]))
+            raise RuntimeError("docker %s exited with %d: %s" % (" ".join(argv)[:200], rc, (err or out).strip()[:300]))
         return out or "", err or ""
 
     def hashes(name, directory):
-        return gate.parse_hashes(compose(gate.compose_hash_argv(docker_bin, name, directory))[0])
+        return gate.parse_hashes(docker(gate.compose_hash_argv(name, directory))[0])
+
+    def containers():
+        ids = docker(gate.containers_argv())[0].split()
+        return json.loads(docker(["inspect"] + ids)[0]) if ids else []
 
     def dry_run(name, directory):
-        return "".join(compose(gate.compose_dry_run_argv(docker_bin, name, directory)))
+        return "".join(docker(gate.compose_dry_run_argv(name, directory)))
 
-    api = None
-    if HAS_DOCKER:
-        try:
-            api = docker.APIClient(base_url=module.params["docker_host"], version="auto", timeout=60)
-        except Exception:  # pylint: disable=broad-except  # an unreachable daemon makes every project pending
-            api = None
-    reasons = gate.pending(projects, hashes, api, dry_run)
-    if not HAS_DOCKER:
-        reasons = {name: ["the docker Python library is missing (python3-docker): running docker compose up"]
-                   for name in projects}
+    reasons = gate.pending(projects, hashes, containers, dry_run)
     module.exit_json(changed=False, pending=sorted(reasons), reasons=reasons)
 
 

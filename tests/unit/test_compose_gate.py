@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The gate of squaremcp.infra.compose_pending: which Compose projects `docker compose up --wait` would act on.
 
-Containers come as the Docker API lists and inspects them; the hashes are given as Compose prints them (the
+Containers come as `docker inspect` shows them; the hashes are given as Compose prints them (the
 real `docker compose config --hash` and real containers are tests/integration/test_compose_pending.py).
 """
 
@@ -16,31 +16,27 @@ HASHES = {"api": "a" * 64, "db": "d" * 64}
 
 
 class Api(object):
-    """containers() and inspect_container() of docker.APIClient over fixed data."""
+    """What ``docker inspect`` of every Compose container returns (or the error reading it raises)."""
 
     def __init__(self, containers, fail=None):
         self.listed = containers
         self.fail = fail
 
-    def containers(self, all=False, filters=None):  # noqa: A002 - docker.APIClient's signature
+    def __call__(self):
         if self.fail:
             raise self.fail
-        return [c for c in self.listed if filters["label"] in c["Labels"]]
-
-    def inspect_container(self, container_id):
-        found = [c for c in self.listed if c["Id"] == container_id][0]
-        state = {"Status": found["State"]}
-        if found.get("_health"):
-            state["Health"] = {"Status": found["_health"]}
-        return {"Id": container_id, "State": state}
+        return self.listed
 
 
 def container(project, service, state="running", health=None, config_hash=None, oneoff=False):
     labels = {"com.docker.compose.project": project, "com.docker.compose.service": service,
               "com.docker.compose.oneoff": "True" if oneoff else "False",
               "com.docker.compose.config-hash": config_hash or HASHES.get(service, "x" * 64)}
-    return {"Id": "%s-%s-%s" % (project, service, state), "Names": ["/%s-%s-1" % (project, service)],
-            "State": state, "Labels": labels, "_health": health}
+    found = {"Status": state}
+    if health:
+        found["Health"] = {"Status": health, "FailingStreak": 0}
+    return {"Id": "0123456789ab", "Name": "/%s-%s-1" % (project, service), "State": found,
+            "Config": {"Labels": labels}}
 
 
 def hashes_of(table):
@@ -156,7 +152,7 @@ def test_no_service_listed_is_pending():
     assert list(pending({"shop": "/s"}, hashes_of({"shop": {}}), Api(healthy("shop")))) == ["shop"]
 
 
-@pytest.mark.parametrize("api", [None, Api([], fail=ConnectionError("connection refused"))])
+@pytest.mark.parametrize("api", [Api([], fail=RuntimeError("docker ps exited with 1")), Api([None])])
 def test_unreadable_containers_make_every_project_pending(api):
     result = pending({"shop": "/s", "blog": "/b"}, hashes_of({"shop": HASHES, "blog": HASHES}), api)
     assert sorted(result) == ["blog", "shop"]
@@ -170,9 +166,9 @@ def test_parse_hashes_reads_compose_output_and_rejects_anything_else():
 
 
 def test_compose_commands_name_the_project_and_its_directory():
-    assert gate.compose_hash_argv("/usr/bin/docker", "shop", "/opt/stacks/shop") == [
-        "/usr/bin/docker", "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
+    assert gate.compose_hash_argv("shop", "/opt/stacks/shop") == [
+        "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
         "config", "--hash", "*"]
-    assert gate.compose_dry_run_argv("/usr/bin/docker", "shop", "/opt/stacks/shop") == [
-        "/usr/bin/docker", "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
+    assert gate.compose_dry_run_argv("shop", "/opt/stacks/shop") == [
+        "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
         "--dry-run", "up", "--detach", "--remove-orphans"]

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Figures for squaremcp.infra.traefik_routes on a large route file (prints numbers; no pass/fail).
 
-    .venv/bin/python benchmarks/traefik_routes.py [--routers 5000] [--baseline 20 60]
+    .venv/bin/python benchmarks/traefik_routes.py [--routers 5000] [--baseline 20 60] [--no-baseline] [--repeat 1]
 
 Through ansible-playbook on localhost (local connection, pipelining), one module call managing
 --routers routers (+ one service each) in one file:
@@ -13,7 +13,9 @@ and the alternative of one template task per route (a file per route), measured 
 --baseline sizes. Only the loop task's own duration is extrapolated (per route: the slope between the
 two sizes and the ratio at the larger one, printed as a range) to --routers, so ansible-playbook start-up is never multiplied; it is compared with the
 module task's duration, and labelled as an extrapolation. Also the module's own work (merge +
-validate + render) in-process, without Ansible.
+validate + render) in-process, without Ansible. --repeat N runs the one-route change N times (the route
+flips back and forth; each run changes one route) and prints every task time and their median, since a
+shared machine makes single figures noisy; --no-baseline skips the template-per-route runs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import argparse
 import datetime
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,7 +111,8 @@ def _seconds(stamp):
 
 
 def run(workdir, play, dynamic, routers, services):
-    """One ansible-playbook run; returns (wall seconds, seconds of its one task, bytes written)."""
+    """One ansible-playbook run; returns (wall seconds, seconds of its one task, bytes written, CPU seconds of the
+    ansible-playbook process and its children, start-up included: less sensitive to a loaded machine than wall)."""
     vars_file = os.path.join(workdir, "vars.json")
     with open(vars_file, "w") as handle:
         json.dump({"dynamic": dynamic, "routers": routers, "services": services}, handle)
@@ -119,16 +124,20 @@ def run(workdir, play, dynamic, routers, services):
     with open(playbook, "w") as handle:
         handle.write(play)
     before = state(dynamic)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
                            playbook, "-e", "@" + vars_file], cwd=workdir, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, check=False)
     elapsed = time.perf_counter() - start
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
     if proc.returncode:
         sys.exit((proc.stdout + proc.stderr)[-3000:])
     (task,) = json.loads(proc.stdout)["plays"][0]["tasks"]
     duration = task["task"]["duration"]
-    return elapsed, _seconds(duration["end"]) - _seconds(duration["start"]), bytes_written(before, state(dynamic))
+    return (elapsed, _seconds(duration["end"]) - _seconds(duration["start"]), bytes_written(before, state(dynamic)),
+            cpu_seconds)
 
 
 def per_route_baseline(workdir, count):
@@ -142,7 +151,7 @@ def per_route_baseline(workdir, count):
             "one-route change": run(workdir, TEMPLATE_PLAY, base_dir, small_changed, small_services)}
 
 
-ROW = "  %-20s %8.2f s wall  %8.2f s task  %10d bytes written"
+ROW = "  %-20s %8.2f s wall  %8.2f s task  %10d bytes written  %6.2f s CPU (whole ansible-playbook run)"
 
 
 def main():
@@ -150,6 +159,8 @@ def main():
     parser.add_argument("--routers", type=int, default=5000)
     parser.add_argument("--baseline", type=int, nargs=2, default=[20, 60], metavar=("SMALL", "LARGER"),
                         help="route counts measured for the template-per-route baseline")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the template-per-route runs")
+    parser.add_argument("--repeat", type=int, default=1, help="one-route changes to run (median printed)")
     args = parser.parse_args()
     n = args.routers
     target = "site-%05d" % (n // 2)
@@ -171,7 +182,10 @@ def main():
         module = {"first write": run(workdir, MODULE_PLAY, dynamic, routers, services),
                   "unchanged run": run(workdir, MODULE_PLAY, dynamic, routers, services),
                   "one-route change": run(workdir, MODULE_PLAY, dynamic, changed_routers, services)}
-        baseline = {count: per_route_baseline(workdir, count) for count in args.baseline}
+        changes = [module["one-route change"][1]]
+        for index in range(1, args.repeat):
+            changes.append(run(workdir, MODULE_PLAY, dynamic, routers if index % 2 else changed_routers, services)[1])
+        baseline = {} if args.no_baseline else {count: per_route_baseline(workdir, count) for count in args.baseline}
 
     print("load average before the runs: %.1f %.1f %.1f (2 shared cores)" % os.getloadavg())
     print("traefik_routes, %d routers + %d services in one file (%.0f KiB), ansible-playbook on localhost" % (
@@ -179,11 +193,16 @@ def main():
     print("  in-process merge + validate + render: %.2f s" % in_process)
     for label, figures in module.items():
         print(ROW % ((label + ":",) + figures))
+    if args.repeat > 1:
+        print("  one-route change x%d: task %s s, median %.2f s" % (
+            len(changes), " ".join("%.2f" % seconds for seconds in changes), statistics.median(changes)))
+    if not baseline:
+        return
     print("one template task per route (a file per route), MEASURED:")
     for count, runs in baseline.items():
         for label, figures in runs.items():
             print("  %3d routes, %-17s %7.2f s wall  %8.2f s task  %10d bytes written  (%.3f s task per route)"
-                  % ((count, label + ":") + figures + (figures[1] / count,)))
+                  % ((count, label + ":") + figures[:3] + (figures[1] / count,)))
     small, larger = sorted(args.baseline)
     print("EXTRAPOLATED (not measured) to %d routes from the template loop task's own duration only (ansible-playbook "
           "start-up NOT included), per route = slope between %d and %d routes .. task time / %d at %d routes:"

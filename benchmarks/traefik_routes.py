@@ -3,6 +3,7 @@
 """Figures for squaremcp.infra.traefik_routes on a large route file (prints numbers; no pass/fail).
 
     .venv/bin/python benchmarks/traefik_routes.py [--routers 5000] [--baseline 20 60] [--no-baseline] [--repeat 1]
+                                                  [--routes-from extra-vars|lookup]
 
 Through ansible-playbook on localhost (local connection, pipelining), one module call managing
 --routers routers (+ one service each) in one file:
@@ -15,7 +16,11 @@ two sizes and the ratio at the larger one, printed as a range) to --routers, so 
 module task's duration, and labelled as an extrapolation. Also the module's own work (merge +
 validate + render) in-process, without Ansible. --repeat N runs the one-route change N times (the route
 flips back and forth; each run changes one route) and prints every task time and their median, since a
-shared machine makes single figures noisy; --no-baseline skips the template-per-route runs.
+shared machine makes single figures noisy; each run also reports the CPU seconds of the whole ansible-playbook
+run, and a ping task in the same play with the same extra vars gives what Ansible costs around the task, so
+"CPU minus the ping run's CPU" is the task's own CPU, which a loaded machine does not inflate like wall time.
+--no-baseline skips the template-per-route runs; --routes-from lookup has the task read the routes itself
+(lookup('file') | from_json of a JSON file) instead of from the extra vars.
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ MODULE_PLAY = """
         services: "{{ services }}"
         prune: true
 """
+# The routes read by the task itself from JSON files next to the play (extra vars still loaded, not used).
+LOOKUP_PLAY = MODULE_PLAY.replace(
+    '"{{ routers }}"', "\"{{ lookup('ansible.builtin.file', 'routers.json') | from_json }}\"").replace(
+    '"{{ services }}"', "\"{{ lookup('ansible.builtin.file', 'services.json') | from_json }}\"")
+# The same play and extra vars with a task that ignores them: what ansible-playbook costs around the task.
+PING_PLAY = MODULE_PLAY.split("  tasks:")[0] + "  tasks:\n    - ansible.builtin.ping:\n"
 TEMPLATE_PLAY = """
 - hosts: localhost
   connection: local
@@ -116,6 +127,9 @@ def run(workdir, play, dynamic, routers, services):
     vars_file = os.path.join(workdir, "vars.json")
     with open(vars_file, "w") as handle:
         json.dump({"dynamic": dynamic, "routers": routers, "services": services}, handle)
+    for name, doc in (("routers", routers), ("services", services)):
+        with open(os.path.join(workdir, name + ".json"), "w") as handle:
+            json.dump(doc, handle)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_PIPELINING="true",
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_HOME=os.path.join(workdir, "ansible-home"))
@@ -161,6 +175,9 @@ def main():
                         help="route counts measured for the template-per-route baseline")
     parser.add_argument("--no-baseline", action="store_true", help="skip the template-per-route runs")
     parser.add_argument("--repeat", type=int, default=1, help="one-route changes to run (median printed)")
+    parser.add_argument("--routes-from", choices=["extra-vars", "lookup"], default="extra-vars",
+                        help="how the task gets the routes: the extra vars, or lookup('file') | from_json of a JSON "
+                             "file per option")
     args = parser.parse_args()
     n = args.routers
     target = "site-%05d" % (n // 2)
@@ -179,23 +196,29 @@ def main():
         os.makedirs(dynamic)
         with open(os.path.join(workdir, "route.yml.j2"), "w") as handle:
             handle.write(TEMPLATE)
-        module = {"first write": run(workdir, MODULE_PLAY, dynamic, routers, services),
-                  "unchanged run": run(workdir, MODULE_PLAY, dynamic, routers, services),
-                  "one-route change": run(workdir, MODULE_PLAY, dynamic, changed_routers, services)}
-        changes = [module["one-route change"][1]]
+        play = LOOKUP_PLAY if args.routes_from == "lookup" else MODULE_PLAY
+        module = {"first write": run(workdir, play, dynamic, routers, services),
+                  "unchanged run": run(workdir, play, dynamic, routers, services),
+                  "one-route change": run(workdir, play, dynamic, changed_routers, services)}
+        changes = [module["one-route change"]]
+        pings = [run(workdir, PING_PLAY, dynamic, routers, services)]
         for index in range(1, args.repeat):
-            changes.append(run(workdir, MODULE_PLAY, dynamic, routers if index % 2 else changed_routers, services)[1])
+            changes.append(run(workdir, play, dynamic, routers if index % 2 else changed_routers, services))
+            pings.append(run(workdir, PING_PLAY, dynamic, routers, services))
         baseline = {} if args.no_baseline else {count: per_route_baseline(workdir, count) for count in args.baseline}
 
     print("load average before the runs: %.1f %.1f %.1f (2 shared cores)" % os.getloadavg())
-    print("traefik_routes, %d routers + %d services in one file (%.0f KiB), ansible-playbook on localhost" % (
-        n, n, len(text) / 1024.0))
+    print("traefik_routes, %d routers + %d services in one file (%.0f KiB), ansible-playbook on localhost, routes from %s"
+          % (n, n, len(text) / 1024.0, args.routes_from))
     print("  in-process merge + validate + render: %.2f s" % in_process)
     for label, figures in module.items():
         print(ROW % ((label + ":",) + figures))
-    if args.repeat > 1:
-        print("  one-route change x%d: task %s s, median %.2f s" % (
-            len(changes), " ".join("%.2f" % seconds for seconds in changes), statistics.median(changes)))
+    print("  one-route change x%d: task %s s, median %.2f s" % (
+        len(changes), " ".join("%.2f" % figures[1] for figures in changes), statistics.median(r[1] for r in changes)))
+    print("  ping task, same play and extra vars (x%d): median %.2f s task, %.2f s CPU" % (
+        len(pings), statistics.median(r[1] for r in pings), statistics.median(r[3] for r in pings)))
+    print("  one-route change CPU minus the ping run's CPU (the task's own CPU, load-independent): median %.2f s" % (
+        statistics.median(r[3] for r in changes) - statistics.median(r[3] for r in pings)))
     if not baseline:
         return
     print("one template task per route (a file per route), MEASURED:")

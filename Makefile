@@ -86,9 +86,8 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv collections images
 
 test-fast: lint sanity unit integration-fast
 
-# make test runs these scenarios, two at a time, the longest first (CI has 2 cores and 90 minutes);
-# platform runs on its own (make molecule-platform): see README.
-TEST_SCENARIOS ?= disaster_recovery outage stacks host traefik microk8s cert_rotation sealed_secrets monitoring
+# make test runs these scenarios, two at a time, the longest first (CI has 2 cores and 90 minutes).
+TEST_SCENARIOS ?= disaster_recovery platform outage stacks host traefik microk8s cert_rotation sealed_secrets monitoring
 MOLECULE_JOBS ?= 2
 
 test: lint sanity unit integration

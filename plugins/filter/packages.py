@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SquareMCP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja2 filters over module_utils/_packages.py (each documented in <name>.yml)."""
+"""Jinja2 filters over module_utils/_packages.py: what a role still has to install (each documented in <name>.yml)."""
 
 from __future__ import annotations
 
@@ -13,4 +13,7 @@ class FilterModule(object):
         return {
             "dpkg_query_argv": _packages.query_argv,
             "packages_missing": _packages.missing,
+            "files_to_copy": _packages.files_to_copy,
+            "stat_argv": _packages.stat_argv,
+            "directories_to_create": _packages.directories_to_create,
         }

@@ -74,7 +74,8 @@ ED25519_BLOB = ED25519.split()[1]
     ("ssh-rsa " + base64.b64encode(base64.b64decode(RSA.split()[1]) + b"\0\0").decode(), "the key data ends inside a length field"),
     ("ssh-foo " + base64.b64encode(b"\0\0\0\x07ssh-foo").decode(), "unknown key type 'ssh-foo'"),
     (42, "expected one line of text, got int"),
-])
+], ids=["placeholder", "no-type", "type-only", "type-mismatch", "truncated", "inside-length", "unknown-type",
+        "not-text"])  # stable ids: the generated keys differ per pytest-xdist worker
 def test_refuses_what_is_not_a_public_key(line, message):
     with pytest.raises(AnsibleFilterError, match="ssh_public_key_info: " + message):
         info(line)

@@ -3,7 +3,7 @@
 """Figures for squaremcp.infra.traefik_routes on a large route file (prints numbers; no pass/fail).
 
     .venv/bin/python benchmarks/traefik_routes.py [--routers 5000] [--baseline 20 60] [--no-baseline] [--repeat 1]
-                                                  [--routes-from extra-vars|lookup]
+                                                  [--routes-from extra-vars|lookup|group-vars|group-vars-yaml|vars-files]
 
 Through ansible-playbook on localhost (local connection, pipelining), one module call managing
 --routers routers (+ one service each) in one file:
@@ -19,8 +19,9 @@ flips back and forth; each run changes one route) and prints every task time and
 shared machine makes single figures noisy; each run also reports the CPU seconds of the whole ansible-playbook
 run, and a ping task in the same play with the same extra vars gives what Ansible costs around the task, so
 "CPU minus the ping run's CPU" is the task's own CPU, which a loaded machine does not inflate like wall time.
---no-baseline skips the template-per-route runs; --routes-from lookup has the task read the routes itself
-(lookup('file') | from_json of a JSON file) instead of from the extra vars.
+--no-baseline skips the template-per-route runs; --routes-from says where the play gets the routes: extra vars (the
+default), the task reading them itself (lookup('file') | from_json of a JSON file), group_vars/all (JSON or YAML) of
+an inventory directory, or the play's vars_files; the ping run gets them the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
@@ -59,6 +62,8 @@ MODULE_PLAY = """
 LOOKUP_PLAY = MODULE_PLAY.replace(
     '"{{ routers }}"', "\"{{ lookup('ansible.builtin.file', 'routers.json') | from_json }}\"").replace(
     '"{{ services }}"', "\"{{ lookup('ansible.builtin.file', 'services.json') | from_json }}\"")
+ROUTE_SOURCES = ["extra-vars", "lookup", "group-vars", "group-vars-yaml", "vars-files"]
+ROUTES_FROM = "extra-vars"
 # The same play and extra vars with a task that ignores them: what ansible-playbook costs around the task.
 PING_PLAY = MODULE_PLAY.split("  tasks:")[0] + "  tasks:\n    - ansible.builtin.ping:\n"
 TEMPLATE_PLAY = """
@@ -125,11 +130,30 @@ def run(workdir, play, dynamic, routers, services):
     """One ansible-playbook run; returns (wall seconds, seconds of its one task, bytes written, CPU seconds of the
     ansible-playbook process and its children, start-up included: less sensitive to a loaded machine than wall)."""
     vars_file = os.path.join(workdir, "vars.json")
+    routes = {"routers": routers, "services": services}
     with open(vars_file, "w") as handle:
-        json.dump({"dynamic": dynamic, "routers": routers, "services": services}, handle)
-    for name, doc in (("routers", routers), ("services", services)):
+        json.dump(dict(routes, dynamic=dynamic) if ROUTES_FROM in ("extra-vars", "lookup") else {"dynamic": dynamic},
+                  handle)
+    for name, doc in dict(routes, routes=routes).items():
         with open(os.path.join(workdir, name + ".json"), "w") as handle:
             json.dump(doc, handle)
+    inventory = "localhost,"
+    if ROUTES_FROM.startswith("group-vars"):
+        group_vars = os.path.join(workdir, "inventory", "group_vars", "all")
+        os.makedirs(group_vars, exist_ok=True)
+        for name in os.listdir(group_vars):
+            os.remove(os.path.join(group_vars, name))
+        inventory = os.path.join(workdir, "inventory", "hosts")
+        with open(inventory, "w") as handle:
+            handle.write("localhost\n")
+        with open(os.path.join(group_vars, "routes.yml" if ROUTES_FROM == "group-vars-yaml" else "routes.json"),
+                  "w") as handle:
+            if ROUTES_FROM == "group-vars-yaml":
+                yaml.dump(routes, handle, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+            else:
+                json.dump(routes, handle)
+    if ROUTES_FROM == "vars-files":
+        play = play.replace("  tasks:", "  vars_files: [routes.json]\n  tasks:", 1)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_PIPELINING="true",
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_HOME=os.path.join(workdir, "ansible-home"))
@@ -140,7 +164,7 @@ def run(workdir, play, dynamic, routers, services):
     before = state(dynamic)
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
                            playbook, "-e", "@" + vars_file], cwd=workdir, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, check=False)
     elapsed = time.perf_counter() - start
@@ -175,10 +199,12 @@ def main():
                         help="route counts measured for the template-per-route baseline")
     parser.add_argument("--no-baseline", action="store_true", help="skip the template-per-route runs")
     parser.add_argument("--repeat", type=int, default=1, help="one-route changes to run (median printed)")
-    parser.add_argument("--routes-from", choices=["extra-vars", "lookup"], default="extra-vars",
-                        help="how the task gets the routes: the extra vars, or lookup('file') | from_json of a JSON "
-                             "file per option")
+    parser.add_argument("--routes-from", choices=ROUTE_SOURCES, default="extra-vars",
+                        help="how the task gets the routes: extra vars (-e @file.json), lookup('file') | from_json of "
+                             "a JSON file per option, group_vars/all as JSON or YAML, or the play's vars_files")
     args = parser.parse_args()
+    global ROUTES_FROM  # pylint: disable=global-statement
+    ROUTES_FROM = args.routes_from
     n = args.routers
     target = "site-%05d" % (n // 2)
     routers, services = routes(n)

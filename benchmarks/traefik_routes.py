@@ -241,7 +241,7 @@ def main():
         print(ROW % ((label + ":",) + figures))
     print("  one-route change x%d: task %s s, median %.2f s" % (
         len(changes), " ".join("%.2f" % figures[1] for figures in changes), statistics.median(r[1] for r in changes)))
-    print("  ping task, same play and extra vars (x%d): median %.2f s task, %.2f s CPU" % (
+    print("  ping task, same play and variables (x%d): median %.2f s task, %.2f s CPU" % (
         len(pings), statistics.median(r[1] for r in pings), statistics.median(r[3] for r in pings)))
     print("  one-route change CPU minus the ping run's CPU (the task's own CPU, load-independent): median %.2f s" % (
         statistics.median(r[3] for r in changes) - statistics.median(r[3] for r in pings)))

@@ -126,7 +126,7 @@ attributes:
 notes:
   - Only the HTTP section is managed as options; tcp/udp/tls sections of the file are validated and kept.
   - Below verbosity 3 (C(-vvv)) the result's C(invocation.module_args) leaves out O(routers), O(services) and
-    O(middlewares), which Ansible does not show there anyway: with thousands of routes, sending them back cost
+    O(middlewares), which Ansible does not show there anyway; with thousands of routes, sending them back cost
     seconds per run. From C(-vvv) on they are included, secret values masked.
   - Regular expressions are checked with Python's C(re) after refusing constructs that Go's RE2 lacks
     (lookaround, backreferences, atomic groups, possessive quantifiers); that is close to, not identical with, Go.

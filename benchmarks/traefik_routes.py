@@ -65,7 +65,7 @@ LOOKUP_PLAY = MODULE_PLAY.replace(
 ROUTE_SOURCES = ["extra-vars", "lookup", "group-vars", "group-vars-yaml", "vars-files"]
 ROUTES_FROM = "extra-vars"
 # The same play and extra vars with a task that ignores them: what ansible-playbook costs around the task.
-PING_PLAY = MODULE_PLAY.split("  tasks:")[0] + "  tasks:\n    - ansible.builtin.ping:\n"
+PING_PLAY = MODULE_PLAY.split("  tasks:", maxsplit=1)[0] + "  tasks:\n    - ansible.builtin.ping:\n"
 TEMPLATE_PLAY = """
 - hosts: localhost
   connection: local

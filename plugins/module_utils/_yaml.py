@@ -78,14 +78,14 @@ def _collection(loader: Any, event: Any) -> Any:
     if kind is yaml.SequenceStartEvent:
         items = []
         event = loader.get_event()
-        while type(event) is not yaml.SequenceEndEvent:
+        while not isinstance(event, yaml.SequenceEndEvent):
             items.append(_collection(loader, event))
             event = loader.get_event()
         return items
     mapping: Dict[Any, Any] = {}
     event = loader.get_event()
-    while type(event) is not yaml.MappingEndEvent:
-        if type(event) is not yaml.ScalarEvent:
+    while not isinstance(event, yaml.MappingEndEvent):
+        if not isinstance(event, yaml.ScalarEvent):
             raise _Unusual()  # a collection as key
         key = _scalar(loader, event)
         if key in mapping:
@@ -172,8 +172,8 @@ def _node(dumper: Any, data: Any, seen: set) -> Any:
             keys = sorted(data)
         except TypeError:
             raise _Unusual() from None
-        return yaml.MappingNode("tag:yaml.org,2002:map", [(_node(dumper, key, seen), _node(dumper, data[key], seen))
-                                                           for key in keys], flow_style=False)
+        pairs = [(_node(dumper, key, seen), _node(dumper, data[key], seen)) for key in keys]
+        return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
     if kind in (bool, int, float) or data is None:
         return dumper.represent_data(data)
     raise _Unusual()

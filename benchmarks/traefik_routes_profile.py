@@ -86,11 +86,13 @@ PHASES = [
     ("module: whole run (AnsiballZ wrapper)", "module", "<ansiballz>:<module>"),
     ("module: AnsibleModule() - parse and check arguments", "module", "module_utils/basic.py:__init__"),
     ("module: read + parse the current routes.yml", "module", "modules/traefik_routes.py:_load_current"),
-    ("module: merge", "module", "module_utils/traefik.py:merge"),
-    ("module: read + parse the rest of the directory", "module", "module_utils/traefik.py:load_directory"),
-    ("module: validate (rules, references, duplicates, dependents)", "module", "module_utils/traefik.py:validate"),
-    ("module: render YAML", "module", "module_utils/traefik.py:render"),
-    ("module: write atomically", "module", "module_utils/io.py:write_file"),
+    ("module:   of which: scan for hand-written comments", "module", "module_utils/_traefik_config.py:foreign_comments"),
+    ("module: merge", "module", "module_utils/_traefik_config.py:merge"),
+    ("module: read + parse the rest of the directory", "module", "module_utils/_traefik_config.py:load_directory"),
+    ("module: validate (rules, references, duplicates, dependents)", "module",
+     "module_utils/_traefik_references.py:validate"),
+    ("module: render YAML", "module", "module_utils/_traefik_config.py:render"),
+    ("module: write atomically", "module", "module_utils/_files.py:write_file"),
     ("module: exit_json (no_log scrub + JSON of the answer)", "module", "module_utils/basic.py:exit_json"),
 ]
 

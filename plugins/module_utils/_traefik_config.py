@@ -175,13 +175,14 @@ def merge(current_doc: Any, wanted: Dict[str, Any], state: str = "present",
 def render(doc: Any) -> str:
     """Stable text of a document: header, sorted keys, block style; identical input gives identical bytes."""
     _need_yaml()
-    body = _yaml.yaml.dump(doc or {}, Dumper=_yaml.DUMPER, sort_keys=True, default_flow_style=False,
-                           allow_unicode=True, width=4096, indent=2)
+    body = _yaml.dump_sorted(doc or {}, width=4096, indent=2)
     return HEADER + body
 
 
 def foreign_comments(text: str) -> List[int]:
     """Lines of ``text`` with a comment the module did not write (its header is its own)."""
+    if text.startswith(HEADER) and "#" not in text[len(HEADER):]:
+        return []  # the module's own file: no scan needed
     lines = _yaml.comment_lines(text)
     return [line for line in lines if not (line == 1 and text.startswith(HEADER))]
 

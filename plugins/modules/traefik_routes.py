@@ -125,6 +125,9 @@ attributes:
     details: Runs on the Traefik host; needs only Python and PyYAML there.
 notes:
   - Only the HTTP section is managed as options; tcp/udp/tls sections of the file are validated and kept.
+  - Below verbosity 3 (C(-vvv)) the result's C(invocation.module_args) leaves out O(routers), O(services) and
+    O(middlewares), which Ansible does not show there anyway; with thousands of routes, sending them back cost
+    seconds per run. From C(-vvv) on they are included, secret values masked.
   - Regular expressions are checked with Python's C(re) after refusing constructs that Go's RE2 lacks
     (lookaround, backreferences, atomic groups, possessive quantifiers); that is close to, not identical with, Go.
 seealso:
@@ -390,6 +393,10 @@ def main():
             result = run(module, path)
     except FileError as exc:
         module.fail_json(msg="%s was left untouched: %s" % (path, exc), changed=False, path=path)
+    if module._verbosity < 3:
+        # Thousands of routes would travel back for nothing: Ansible shows the invocation from -vvv on.
+        result["invocation"] = {"module_args": {key: value for key, value in module.params.items()
+                                                if key not in traefik.KINDS}}
     module.exit_json(**result)
 
 

@@ -40,7 +40,7 @@ attributes:
     support: full
     description: Reads the same in check mode (it never changes anything).
   diff_mode:
-    support: none
+    support: N/A
     description: It changes nothing, so there is nothing to show.
   platform:
     support: full

@@ -8,11 +8,12 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import _cert_inspect as certs
-
 
 def cert_info(pem):
     """PEM text (leaf first) -> facts about the leaf: subject, issuer, domains, not_after, days_left, fingerprint."""
+    # Imported here (cryptography): Ansible imports every filter file of the collection in each task's worker.
+    from ansible_collections.squaremcp.infra.plugins.module_utils import _cert_inspect as certs
+
     if not certs.HAS_CRYPTOGRAPHY:
         raise AnsibleFilterError("cert_info needs the Python library cryptography on the controller")
     if not isinstance(pem, (str, bytes)):

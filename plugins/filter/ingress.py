@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import ingress as ing
-
 NAME = "ingress_class_mismatches"
 
 
@@ -41,6 +39,10 @@ def _objects(value, what, kinds):
 
 
 def ingress_class_mismatches(ingresses, ingress_classes=None, workloads=None):
+    # Imported here: module_utils/ingress loads the kubernetes client (0.14 s), and Ansible imports every filter file
+    # of the collection in each task's worker to find any one of its filters.
+    from ansible_collections.squaremcp.infra.plugins.module_utils import ingress as ing
+
     try:
         return ing.mismatches(_objects(ingresses, "the input (Ingresses)", ("Ingress",)),
                               _objects(ingress_classes, "ingress_classes", ("IngressClass",)),

@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils._monitoring import build
-
 
 def _plain(value):
     """Plain dict/list/str/int/float/bool/None copies of Ansible's (tagged, lazy) template values."""
@@ -31,6 +29,9 @@ def _plain(value):
 
 def monitoring_config(options):
     """The monitoring role's options -> {files, rule_files, secret_files, problems}."""
+    # Imported here: Ansible imports every filter file of the collection in each task's worker.
+    from ansible_collections.squaremcp.infra.plugins.module_utils._monitoring import build
+
     if not isinstance(options, Mapping):
         raise AnsibleFilterError("squaremcp.infra.monitoring_config expects the role's options as a mapping")
     try:

@@ -29,7 +29,7 @@ import shutil
 import stat
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 # Options of ansible.builtin.files that set more than owner, group and mode.
 CONTEXT_OPTIONS = ("seuser", "serole", "setype", "selevel", "attributes")
@@ -325,7 +325,8 @@ def _check_expected(spec: Dict[str, Any], current: Optional[bytes]) -> None:
 
 
 def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = False,
-                check_missing_dirs: bool = False, check_only: bool = False) -> Dict[str, Any]:
+                check_missing_dirs: bool = False, check_only: bool = False,
+                validate: Optional[Callable[[Dict[str, Any], str], None]] = None) -> Dict[str, Any]:
     """Write several files atomically with respect to each other's failures.
 
     ``module`` is a :class:`FileOps` or an ``AnsibleModule``. ``files`` is a list of dicts with
@@ -341,6 +342,10 @@ def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = Fal
     written, but ``changed`` tells what would happen. A failure after a file has been replaced
     raises :class:`FileError` with ``changed=True``. ``check_only`` runs every check and reports as check
     mode does, also outside check mode (to refuse before changing something else, e.g. a cluster).
+    ``validate(spec, staged_path)`` is called for every file whose content changes, on its staged copy beside the
+    destination, after all are staged and before the first rename; a :class:`FileError` it raises leaves every
+    destination untouched. The staged copy has the wanted owner and mode by then. It is not called in check mode
+    (nothing is staged).
     """
     ops = file_ops(module)
     dry = ops.check_mode or check_only
@@ -358,25 +363,25 @@ def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = Fal
             pending.append((spec, current, wanted))
         else:
             settled.append((spec, wanted))
-    for spec, wanted in settled:
-        if dry:
-            result["changed"] |= _attributes_differ(spec["path"], wanted)
-        else:
-            try:
-                result["changed"] |= _apply_attributes(ops, spec["path"], wanted)
-            except OSError as exc:
-                raise FileError("cannot set owner/group/mode of %s: %s" % (spec["path"], exc.strerror or exc),
-                                changed=result["changed"]) from exc
-    if not pending:
-        return result
     if dry:
-        result["changed"] = True
-        result["written"] = [spec["path"] for spec, _current, _wanted in pending]
+        for spec, wanted in settled:
+            result["changed"] |= _attributes_differ(spec["path"], wanted)
+        if pending:
+            result["changed"] = True
+            result["written"] = [spec["path"] for spec, _current, _wanted in pending]
         return result
     staged: List[Tuple[Dict[str, Any], Optional[bytes], Wanted, str]] = []
     try:
         for spec, current, wanted in pending:
             staged.append((spec, current, wanted, _stage(spec["path"], spec["content"])))
+        if validate is not None:
+            for spec, _current, wanted, tmp in staged:
+                try:
+                    _apply_attributes(ops, tmp, wanted)  # validators such as visudo check owner and mode too
+                except OSError as exc:
+                    raise FileError("cannot set owner/group/mode of a staged copy of %s: %s" % (
+                        spec["path"], exc.strerror or exc)) from exc
+                validate(spec, tmp)
         for spec, current, _wanted, _tmp in staged:  # the last moment before the first rename
             if read_bytes(spec["path"], follow_symlinks=False) != current:
                 raise FileError("%s changed on disk while this run was writing (another run or an editor): nothing "
@@ -386,6 +391,15 @@ def write_files(module: Any, files: Sequence[Dict[str, Any]], backup: bool = Fal
             _unlink_quietly(tmp)
         exc.changed = result["changed"]
         raise
+    # Owner, group and mode of unchanged files only once nothing can be refused any more.
+    for spec, wanted in settled:
+        try:
+            result["changed"] |= _apply_attributes(ops, spec["path"], wanted)
+        except OSError as exc:
+            for _spec, _current, _wanted, tmp in staged:
+                _unlink_quietly(tmp)
+            raise FileError("cannot set owner/group/mode of %s: %s" % (spec["path"], exc.strerror or exc),
+                            changed=result["changed"]) from exc
     for index, (spec, current, wanted, tmp) in enumerate(staged):
         path = spec["path"]
         try:
@@ -557,3 +571,10 @@ def lock_directory(path: str, timeout: float = 60.0, poll: float = 0.1) -> Itera
         yield
     finally:
         os.close(fd)
+
+
+def file_differs(module: Any, spec: Dict[str, Any]) -> bool:
+    """Whether :func:`write_files` would change ``spec``'s file (content, owner, group or mode)."""
+    if read_bytes(spec["path"], follow_symlinks=False) != spec["content"]:
+        return True
+    return _attributes_differ(spec["path"], _wanted_attributes(file_ops(module), spec))

@@ -19,6 +19,7 @@ forgets whole runs: those the policy drops, and partial runs older than the newe
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import json
 import os
@@ -449,15 +450,30 @@ def run_check(files, config: Config, now: Optional[datetime.datetime] = None,
     return outcome
 
 
+def _open_all(config: Config) -> Dict[str, Optional[ResticError]]:
+    """Open every repository at once (each ``restic cat config`` spends most of its time deriving the key)."""
+    def attempt(repository) -> Optional[ResticError]:
+        try:
+            Restic(config, repository).open()
+        except ResticError as exc:
+            return exc
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(config.repositories))) as pool:
+        return dict(zip([r.name for r in config.repositories], pool.map(attempt, config.repositories)))
+
+
 def init_repositories(files, config: Config) -> Outcome:
     """Create the repositories that do not exist yet; never touches one that exists or fails to open."""
     outcome = Outcome(operation="init", run="", started=_now(None).isoformat())
+    opened = _open_all(config)
     for repository in config.repositories:
         result = RepositoryResult(name=repository.name, display=repository.display)
         outcome.repositories.append(result)
         restic = Restic(config, repository)
         try:
-            restic.open()
+            if opened[repository.name] is not None:
+                raise opened[repository.name]
             result.complete = True
         except ResticError as exc:
             if exc.kind != "missing":

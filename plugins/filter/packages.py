@@ -16,4 +16,6 @@ class FilterModule(object):
             "files_to_copy": _packages.files_to_copy,
             "stat_argv": _packages.stat_argv,
             "directories_to_create": _packages.directories_to_create,
+            "systemd_units_argv": _packages.units_argv,
+            "systemd_units_to_change": _packages.units_to_change,
         }

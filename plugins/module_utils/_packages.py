@@ -108,3 +108,48 @@ def directories_to_create(entries: Iterable[Any], stat_lines: Iterable[str], mod
                 or (owner is not None and have[1] != str(owner)) or (group is not None and have[2] != str(group))):
             stale.append(entry)
     return stale
+
+
+# systemctl's command for units_to_change: one block of these properties per unit, in the order asked.
+SYSTEMCTL_SHOW_ARGV = ["systemctl", "show", "--property=Id", "--property=UnitFileState", "--property=ActiveState"]
+
+
+def _unit_entry(entry: Any) -> Dict[str, Any]:
+    if isinstance(entry, Mapping):
+        return {"name": str(entry["name"]), "enabled": entry.get("enabled", True), "active": entry.get("active", True)}
+    return {"name": str(entry), "enabled": True, "active": True}
+
+
+def units_argv(entries: Iterable[Any]) -> List[str]:
+    """``systemctl show`` arguments for the entries' units (see units_to_change)."""
+    return SYSTEMCTL_SHOW_ARGV + [_unit_entry(entry)["name"] for entry in entries]
+
+
+def _unit_id(name: str) -> str:
+    return name if "." in name.rsplit("@", 1)[-1] else name + ".service"
+
+
+def units_to_change(entries: Iterable[Any], show_output: str) -> List[str]:
+    """Names of the units ``ansible.builtin.systemd_service`` would change, from :func:`units_argv`'s command output.
+
+    An entry is a unit name (wanted enabled and active) or a mapping with ``name``, ``enabled`` (True, False, or None:
+    not managed) and ``active`` (True for started, False for stopped, None: not managed). A unit counts as in place
+    only when the output has its block (``Id=``, a name without a type being a ``.service``) and systemd says exactly
+    so (``UnitFileState=enabled`` / ``disabled``, ``ActiveState=active`` / ``inactive``); a missing block (a failed or
+    skipped command, a unit asked under an alias) or any other state leaves the decision to the module.
+    """
+    live: Dict[str, Dict[str, str]] = {}
+    for block in str(show_output or "").split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.strip().splitlines() if "=" in line)
+        if props.get("Id"):
+            live[props["Id"]] = props
+    stale = []
+    for entry in (_unit_entry(entry) for entry in entries):
+        props = live.get(_unit_id(entry["name"]))
+        if (props is None
+                or (entry["enabled"] is not None
+                    and props.get("UnitFileState") != ("enabled" if entry["enabled"] else "disabled"))
+                or (entry["active"] is not None
+                    and props.get("ActiveState") != ("active" if entry["active"] else "inactive"))):
+            stale.append(entry["name"])
+    return stale

@@ -45,7 +45,7 @@ TAG_EXPECTATIONS = {
         ["traefik : Write the inventory's routes", "traefik : Start the edge", "traefik : Write the static configuration"],
         ["cert_rotation :", "stacks :"]),
     "cert_rotation": (
-        ["cert_rotation : Install the service and timer units", "cert_rotation : Enable the rotation timer"],
+        ["cert_rotation : Install the entry point of the service and its service and timer units", "cert_rotation : Enable the rotation timer"],
         ["traefik :", "Write the inventory's routes"]),
     "stacks_deploy": (
         ["stacks : Deploy each stack", "stacks : Refuse stacks whose inventory is wrong"],
@@ -58,10 +58,10 @@ TAG_EXPECTATIONS = {
         ["Install the Debian packages", "Run the Compose project", "traefik :"]),
     "backup_now": (
         ["backup : Back up the stacks' data to every repository"],
-        ["backup : Install the backup and check units", "Check every repository", "stacks :"]),
+        ["backup : Install the entry point of the services, their units", "Check every repository", "stacks :"]),
     "backup_check": (
         ["backup : Check every repository"],
-        ["backup : Install the backup and check units", "Back up the stacks' data", "stacks :"]),
+        ["backup : Install the entry point of the services, their units", "Back up the stacks' data", "stacks :"]),
 }
 # Playbook tasks that include a role (dynamic include_role: --list-tasks shows the include, not its tasks).
 ROLE_INCLUDES = {

@@ -107,3 +107,39 @@ def test_only_directories_that_are_missing_or_differ_are_created():
     # plain paths with the task's mode; owner not managed
     assert _packages.directories_to_create(["/etc/app", "/var/log/app"], lines, mode="0755") == []
     assert _packages.directories_to_create(["/etc/app", "/var/lib/app"], lines, mode="0755") == ["/var/lib/app"]
+
+
+# systemctl show --property=Id --property=UnitFileState --property=ActiveState nonexist.service sshd docker
+# systemd-timesyncd squaremcp-stack@fetcherpay.service squaremcp-backup.timer, in the lab's Debian 12 container
+# (systemd 252): an unknown unit still gets a block; sshd is an alias (its Id is ssh.service); timesyncd cannot run in a
+# container.
+SHOW = ("Id=nonexist.service\nActiveState=inactive\nUnitFileState=\n\n"
+        "Id=ssh.service\nActiveState=active\nUnitFileState=enabled\n\n"
+        "Id=docker.service\nActiveState=active\nUnitFileState=enabled\n\n"
+        "Id=systemd-timesyncd.service\nActiveState=inactive\nUnitFileState=enabled\n\n"
+        "Id=squaremcp-stack@fetcherpay.service\nActiveState=active\nUnitFileState=enabled\n\n"
+        "Id=squaremcp-backup.timer\nActiveState=active\nUnitFileState=enabled\n")
+
+
+def test_the_units_query_asks_each_unit():
+    assert _packages.units_argv(["docker", {"name": "backup.timer", "enabled": False}]) == [
+        "systemctl", "show", "--property=Id", "--property=UnitFileState", "--property=ActiveState", "docker", "backup.timer"]
+
+
+def test_units_enabled_and_active_need_no_module():
+    assert _packages.units_to_change(["ssh", "docker", "squaremcp-stack@fetcherpay.service", "squaremcp-backup.timer"],
+                                     SHOW) == []
+
+
+def test_units_not_as_wanted_or_unknown_go_to_the_module():
+    assert _packages.units_to_change(["nonexist", "systemd-timesyncd", "other.timer", "sshd"], SHOW) == [
+        "nonexist", "systemd-timesyncd", "other.timer", "sshd"]  # sshd: asked under an alias, the module decides
+    assert _packages.units_to_change([{"name": "systemd-timesyncd", "active": None}], SHOW) == []
+    assert _packages.units_to_change([{"name": "squaremcp-backup.timer", "enabled": False, "active": False}],
+                                     SHOW) == ["squaremcp-backup.timer"]
+    assert _packages.units_to_change([{"name": "nonexist", "enabled": None, "active": False}], SHOW) == []
+
+
+def test_units_without_output_all_go_to_the_module():
+    assert _packages.units_to_change(["ssh", "docker"], "") == ["ssh", "docker"]
+    assert _packages.units_to_change(["ssh"], None) == ["ssh"]

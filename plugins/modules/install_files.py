@@ -55,6 +55,28 @@ options:
             M(ansible.builtin.copy)). Run without a shell. A non-zero exit refuses the whole run.
           - Not run in check mode, and not when the content is unchanged.
         type: str
+  directories:
+    description:
+      - Directories to create when missing (parents first, each parent must exist or come earlier) and whose owner,
+        group and mode to set, before the files are written. A refused run removes the directories it created.
+      - Not affected by O(owner), O(group) and O(mode), which are for files.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the directory. A symbolic link or a file there is refused.
+        type: path
+        required: true
+      owner:
+        description: Owner (name or uid); V(null) keeps the current one (root for a new directory).
+        type: str
+      group:
+        description: Group (name or gid); V(null) keeps the current one.
+        type: str
+      mode:
+        description: Mode (octal string or symbolic); V(null) keeps the current one (0755 minus the umask for a new directory).
+        type: raw
   owner:
     description: Owner of the files that do not set one; V(null) keeps the current owner (root for a new file).
     type: str
@@ -92,6 +114,16 @@ EXAMPLES = r"""
         content: "{{ lookup('ansible.builtin.template', 'backup.timer.j2', template_vars={'on_calendar': 'daily'}) }}"
   notify: backup units changed
 
+- name: Write a drop-in in a directory that may not exist yet
+  squaremcp.infra.install_files:
+    directories:
+      - path: /etc/systemd/timesyncd.conf.d
+        mode: "0755"
+    files:
+      - dest: /etc/systemd/timesyncd.conf.d/site.conf
+        content: "[Time]\nNTP=ntp.example.org\n"
+        mode: "0644"
+
 - name: Let the admin group use sudo without a password
   squaremcp.infra.install_files:
     files:
@@ -110,6 +142,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed_directories:
+  description: Directories created or whose owner, group or mode changed (or would, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/systemd/coredump.conf.d]
 changed_files:
   description: Files whose content, owner, group or mode changed (or would, in check mode), in the order given.
   returned: always
@@ -143,6 +181,12 @@ def main():
                 validate=dict(type="str"),
             ), mutually_exclusive=[("content", "secret_content")],
                 required_one_of=[("content", "secret_content")]),
+            directories=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                owner=dict(type="str"),
+                group=dict(type="str"),
+                mode=dict(type="raw"),
+            )),
             owner=dict(type="str"),
             group=dict(type="str"),
             mode=dict(type="raw"),
@@ -151,6 +195,7 @@ def main():
     )
     try:
         plan = install.plan(module.params)
+        directories = install.plan_directories(module.params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
@@ -161,16 +206,22 @@ def main():
         if rc != 0:
             raise files.FileError(install.validation_error(spec, rc, out, err))
 
+    created = []
     try:
+        missing, stale = install.directory_changes(module, directories)
         changed_files = install.changed_files(module, plan)
         before = install.read_before(plan) if module._diff else {}
+        created = install.create_directories(module, missing)
         result = files.write_files(module, plan, validate=validate)
+        install.fix_directories(module, stale)
     except files.FileError as exc:
+        if not exc.changed:
+            install.remove_directories(created)
         module.fail_json(msg=str(exc), changed=exc.changed)
+    changed_directories = [spec["path"] for spec in missing] + [spec["path"] for spec, _wanted in stale]
     diff = install.diffs(plan, before, result["written"]) if module._diff else None
-    module.exit_json(changed=result["changed"], changed_files=changed_files, written=result["written"],
-                     **({"diff": diff} if diff else {}))
-
+    module.exit_json(changed=result["changed"] or bool(changed_directories), changed_directories=changed_directories,
+                     changed_files=changed_files, written=result["written"], **({"diff": diff} if diff else {}))
 
 if __name__ == "__main__":
     main()

@@ -137,3 +137,34 @@ def test_bad_input_names_the_entry(tmp_path):
                                                    "owner": "no-such-user-%s" % uuid.uuid4().hex[:6]}])])
     assert result.get("failed") is True and "no-such-user" in result["msg"], log
     assert not (tmp_path / "out" / "a").exists()
+
+
+def test_directories_are_created_fixed_and_removed_again_by_a_refused_run(tmp_path):
+    (tmp_path / "out").mkdir()
+    new_dir, deeper = tmp_path / "out" / "conf.d", tmp_path / "out" / "conf.d" / "inner"
+    directories = [{"path": str(new_dir), "mode": "0750"}, {"path": str(deeper), "mode": "0700"}]
+    refused, log = play(tmp_path, [task(tmp_path, [{"dest": str(deeper / "x.json"), "content": "{no\n",
+                                                    "validate": "%s -m json.tool %%s" % sys.executable}],
+                                        directories=directories)])
+    assert refused.get("failed") is True and "refused" in refused["msg"], log
+    assert not new_dir.exists()  # the run that created it removed it again
+
+    files = [{"dest": str(deeper / "x.json"), "content": "{}\n"}]
+    first, log = play(tmp_path, [task(tmp_path, files, directories=directories)])
+    assert first.get("changed") is True and first["changed_directories"] == [str(new_dir), str(deeper)], log
+    assert stat.S_IMODE(new_dir.stat().st_mode) == 0o750 and stat.S_IMODE(deeper.stat().st_mode) == 0o700
+    again, log = play(tmp_path, [task(tmp_path, files, directories=directories)])
+    assert again.get("changed") is False and again["changed_directories"] == [], log
+
+    os.chmod(new_dir, 0o755)
+    fixed, log = play(tmp_path, [task(tmp_path, files, directories=directories)])
+    assert fixed.get("changed") is True and fixed["changed_directories"] == [str(new_dir)], log
+    assert stat.S_IMODE(new_dir.stat().st_mode) == 0o750
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    (tmp_path / "out" / "linked").symlink_to(elsewhere)
+    linked, log = play(tmp_path, [task(tmp_path, [], directories=[{"path": str(tmp_path / "out" / "linked"),
+                                                                  "mode": "0700"}])])
+    assert linked.get("failed") is True and "symbolic link" in linked["msg"], log
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755

@@ -4,7 +4,8 @@
 
 Mitogen runs modules in-process in a forked interpreter instead of shipping AnsiballZ files, which
 breaks modules that rely on __file__, sys.argv, stdin or global state. One play calls every module
-(stack_health only reads: a stack that stack_files wrote and nothing started); the second run must
+(stack_health only reads: a stack that stack_files wrote and nothing started; compose_pending, which only reads,
+runs under Mitogen in the platform scenario); the second run must
 change nothing.
 """
 
@@ -65,6 +66,10 @@ def tasks(tmp_path, kube, manifests):
             "name": "hermes-secrets", "namespace": "hermes-mcp", "string_data": {"SMTP_PASSWORD": "mitogen-only"},
             "digest_key": "mitogen-digest-key-0123", "dest": str(tmp_path / "sealed.yaml"), "apply": True,
         })},
+        {"name": "install files", "squaremcp.infra.install_files": {
+            "directories": [{"path": str(tmp_path / "etc"), "mode": "0750"}],
+            "files": [{"dest": str(tmp_path / "etc" / "unit.conf"), "content": "[Unit]\n", "validate": "test -s %s"},
+                      {"dest": str(tmp_path / "etc" / "token"), "secret_content": "mitogen-only", "mode": "0600"}]}},
         {"name": "stack files", "squaremcp.infra.stack_files": {"root": str(tmp_path / "stacks"), "stacks": [{
             "name": STACK, "compose": "name: %s\nservices:\n  web: {image: 'squaremcp/stack-app:current'}\n" % STACK,
             "secret_files": [{"name": "token", "content": "mitogen-only", "services": ["web"]}]}]}},

@@ -96,6 +96,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs where the files are (the managed host, or the control host with C(delegate_to)).
 seealso:
   - module: ansible.builtin.copy
   - module: ansible.builtin.template
@@ -222,6 +223,7 @@ def main():
     diff = install.diffs(plan, before, result["written"]) if module._diff else None
     module.exit_json(changed=result["changed"] or bool(changed_directories), changed_directories=changed_directories,
                      changed_files=changed_files, written=result["written"], **({"diff": diff} if diff else {}))
+
 
 if __name__ == "__main__":
     main()

@@ -128,12 +128,22 @@ def directory_changes(module: Any, specs: Sequence[Dict[str, Any]]) -> Tuple[Lis
 
 
 def create_directories(module: Any, missing: Sequence[Dict[str, Any]]) -> List[str]:
-    """Create the missing directories in order (nothing in check mode); on a failure remove those created and raise."""
+    """Create the missing directories in order, missing parents first (nothing in check mode); on a failure remove
+    those created and raise."""
     if files.file_ops(module).check_mode:
         return []
     created: List[str] = []
     try:
         for spec in missing:
+            # Missing parents first, as mkdir -p (and ansible.builtin.file) does: default mode, the run's owner.
+            parents: List[str] = []
+            parent = os.path.dirname(spec["path"])
+            while parent and parent != "/" and not os.path.lexists(parent):
+                parents.append(parent)
+                parent = os.path.dirname(parent)
+            for path in reversed(parents):
+                if files.ensure_directory(module, path):
+                    created.append(path)
             if files.ensure_directory(module, spec["path"], spec["mode"], spec["owner"], spec["group"]):
                 created.append(spec["path"])
     except files.FileError:

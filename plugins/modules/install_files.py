@@ -57,8 +57,8 @@ options:
         type: str
   directories:
     description:
-      - Directories to create when missing (parents first, each parent must exist or come earlier) and whose owner,
-        group and mode to set, before the files are written. A refused run removes the directories it created.
+      - Directories to create when missing (missing parents too, with the default mode, as C(mkdir -p)) and whose
+        owner, group and mode to set, before the files are written. A refused run removes the directories it created.
       - Not affected by O(owner), O(group) and O(mode), which are for files.
     type: list
     elements: dict

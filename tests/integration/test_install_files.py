@@ -143,6 +143,10 @@ def test_directories_are_created_fixed_and_removed_again_by_a_refused_run(tmp_pa
     (tmp_path / "out").mkdir()
     new_dir, deeper = tmp_path / "out" / "conf.d", tmp_path / "out" / "conf.d" / "inner"
     directories = [{"path": str(new_dir), "mode": "0750"}, {"path": str(deeper), "mode": "0700"}]
+    parents, log = play(tmp_path, [task(tmp_path, [], directories=[{"path": str(tmp_path / "p" / "q" / "r"),
+                                                                    "mode": "0700"}])])
+    assert parents.get("changed") is True and (tmp_path / "p" / "q" / "r").is_dir(), log  # missing parents too
+    assert stat.S_IMODE((tmp_path / "p" / "q" / "r").stat().st_mode) == 0o700
     refused, log = play(tmp_path, [task(tmp_path, [{"dest": str(deeper / "x.json"), "content": "{no\n",
                                                     "validate": "%s -m json.tool %%s" % sys.executable}],
                                         directories=directories)])

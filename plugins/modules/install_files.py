@@ -203,7 +203,10 @@ def main():
     def validate(spec, staged):
         if not spec["validate"]:
             return
-        rc, out, err = module.run_command(spec["validate"] % staged)
+        try:
+            rc, out, err = module.run_command(spec["validate"] % staged, handle_exceptions=False)
+        except OSError as exc:  # the validator cannot be started: refuse like a failed one, cleaning up
+            rc, out, err = 127, "", str(exc)
         if rc != 0:
             raise files.FileError(install.validation_error(spec, rc, out, err))
 

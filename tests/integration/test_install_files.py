@@ -124,6 +124,13 @@ def test_secret_never_in_a_failure_and_links_are_refused(tmp_path):
     assert SECRET not in log
     assert not (tmp_path / "out" / "x").exists()
 
+    missing, log = play(tmp_path, [task(tmp_path, [{"dest": str(tmp_path / "new" / "x"), "content": "x",
+                                                    "validate": "/nonexistent/validator %s"}],
+                                        directories=[{"path": str(tmp_path / "new"), "mode": "0700"}])])
+    assert missing.get("failed") is True and "/nonexistent/validator" in missing["msg"], log
+    assert not (tmp_path / "new").exists()  # the directory it created and the staged copy are gone
+    assert sorted(os.listdir(tmp_path / "out")) == ["link"]
+
 
 def test_bad_input_names_the_entry(tmp_path):
     (tmp_path / "out").mkdir()

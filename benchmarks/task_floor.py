@@ -72,7 +72,7 @@ def play(work, kind, count, env):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mitogen", action="store_true", help="run the plays under the Mitogen strategy")
@@ -93,8 +93,8 @@ def main():
             with open(os.path.join(work, "templates", "unit.j2"), "w") as handle:
                 handle.write("# {{ ansible_managed }}\n[Unit]\nDescription={{ what }} on {{ inventory_hostname }}\n")
             play(work, kind, args.tasks, env)  # puts the files in place
-            one = statistics.median(play(work, kind, 1, env) for _ in range(args.repeat))
-            many = statistics.median(play(work, kind, args.tasks, env) for _ in range(args.repeat))
+            one = statistics.median([play(work, kind, 1, env) for _run in range(args.repeat)])
+            many = statistics.median([play(work, kind, args.tasks, env) for _run in range(args.repeat)])
         print("%-22s %10.3f" % (kind, (many - one) / (args.tasks - 1)))
 
 

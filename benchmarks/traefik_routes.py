@@ -21,7 +21,8 @@ run, and a ping task in the same play with the same extra vars gives what Ansibl
 "CPU minus the ping run's CPU" is the task's own CPU, which a loaded machine does not inflate like wall time.
 --no-baseline skips the template-per-route runs; --routes-from says where the play gets the routes: extra vars (the
 default), the task reading them itself (lookup('file') | from_json of a JSON file), group_vars/all (JSON or YAML) of
-an inventory directory, or the play's vars_files; the ping run gets them the same way.
+an inventory directory, the play's vars_files, or routes_file (one JSON file the module's action plugin reads on the
+controller); the ping run gets them the same way (routes-file: as extra vars, which its ping does not use).
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ MODULE_PLAY = """
 LOOKUP_PLAY = MODULE_PLAY.replace(
     '"{{ routers }}"', "\"{{ lookup('ansible.builtin.file', 'routers.json') | from_json }}\"").replace(
     '"{{ services }}"', "\"{{ lookup('ansible.builtin.file', 'services.json') | from_json }}\"")
-ROUTE_SOURCES = ["extra-vars", "lookup", "group-vars", "group-vars-yaml", "vars-files"]
+# The routes read by the action plugin from one JSON file beside the play (extra vars still loaded, not used).
+ROUTES_FILE_PLAY = MODULE_PLAY.replace(
+    '        routers: "{{ routers }}"\n        services: "{{ services }}"\n', "        routes_file: routes.json\n")
+ROUTE_SOURCES = ["extra-vars", "lookup", "group-vars", "group-vars-yaml", "vars-files", "routes-file"]
 ROUTES_FROM = "extra-vars"
 # The same play and extra vars with a task that ignores them: what ansible-playbook costs around the task.
 PING_PLAY = MODULE_PLAY.split("  tasks:", maxsplit=1)[0] + "  tasks:\n    - ansible.builtin.ping:\n"
@@ -132,7 +136,8 @@ def run(workdir, play, dynamic, routers, services):
     vars_file = os.path.join(workdir, "vars.json")
     routes = {"routers": routers, "services": services}
     with open(vars_file, "w") as handle:
-        json.dump(dict(routes, dynamic=dynamic) if ROUTES_FROM in ("extra-vars", "lookup") else {"dynamic": dynamic},
+        json.dump(dict(routes, dynamic=dynamic) if ROUTES_FROM in ("extra-vars", "lookup", "routes-file")
+                  else {"dynamic": dynamic},
                   handle)
     for name, doc in dict(routes, routes=routes).items():
         with open(os.path.join(workdir, name + ".json"), "w") as handle:
@@ -201,7 +206,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help="one-route changes to run (median printed)")
     parser.add_argument("--routes-from", choices=ROUTE_SOURCES, default="extra-vars",
                         help="how the task gets the routes: extra vars (-e @file.json), lookup('file') | from_json of "
-                             "a JSON file per option, group_vars/all as JSON or YAML, or the play's vars_files")
+                             "a JSON file per option, group_vars/all as JSON or YAML, the play's vars_files, or the "
+                             "module's routes_file (one JSON file the action plugin reads)")
     args = parser.parse_args()
     global ROUTES_FROM  # pylint: disable=global-statement
     ROUTES_FROM = args.routes_from
@@ -222,7 +228,7 @@ def main():
         os.makedirs(dynamic)
         with open(os.path.join(workdir, "route.yml.j2"), "w") as handle:
             handle.write(TEMPLATE)
-        play = LOOKUP_PLAY if args.routes_from == "lookup" else MODULE_PLAY
+        play = {"lookup": LOOKUP_PLAY, "routes-file": ROUTES_FILE_PLAY}.get(args.routes_from, MODULE_PLAY)
         module = {"first write": run(workdir, play, dynamic, routers, services),
                   "unchanged run": run(workdir, play, dynamic, routers, services),
                   "one-route change": run(workdir, play, dynamic, changed_routers, services)}

@@ -66,6 +66,23 @@ options:
         C(-vvv); messages name their type, never their value.
       - With O(state=absent), the names to remove.
     type: raw
+  routes_file:
+    description:
+      - A JSON (C(.json)) or YAML file on the controller holding a mapping with any of C(routers), C(services) and
+        C(middlewares), read by the action plugin and given to the module as those options (a relative path is looked
+        up as M(ansible.builtin.copy) looks up C(src), in the role's or playbook's C(files/) first; a vault-encrypted
+        file is decrypted in memory).
+      - For thousands of routes. Given as task arguments, Ansible templates them in the worker before the module
+        starts (about 2 s at 5,000 routers); read from a file they skip that.
+      - A kind may come from the file or from the task, not both.
+    type: path
+  routes_json:
+    description:
+      - The same mapping as one JSON text; the action plugin sets it from O(routes_file). It can also be given
+        directly, for example C("{{ lookup('ansible.builtin.file', 'routes.json') }}") (a string is not templated
+        into nested data, so it is cheaper than O(routers) and O(services) for thousands of entries).
+      - Left out of the result's C(invocation) below C(-vvv), like O(routers).
+    type: str
   state:
     description:
       - V(present) adds or replaces the given entries (each entry is replaced as a whole).
@@ -112,6 +129,10 @@ extends_documentation_fragment:
   - ansible.builtin.files
   - squaremcp.infra._attributes
 attributes:
+  action:
+    support: full
+    description: Has an action plugin, which reads O(routes_file) on the controller.
+    details: Everything else runs on the host.
   check_mode:
     support: full
     details: Validates and reports what would change; writes nothing.
@@ -140,6 +161,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Thousands of routes kept in a JSON file beside the playbook (files/routes.json), pruned to exactly those
+  squaremcp.infra.traefik_routes:
+    path: /opt/traefik/dynamic/routes.yml
+    routes_file: routes.json
+    prune: true
+
 - name: Route the commercial site and send the pilot form to Hermes
   squaremcp.infra.traefik_routes:
     path: /opt/traefik/dynamic/routes.yml
@@ -229,6 +256,7 @@ backup_file:
   type: str
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -355,6 +383,26 @@ def run(module, path):
     return result
 
 
+def routes_from_json(module):
+    """Set routers, services and middlewares from ``routes_json`` (fails on a bad document or a kind given twice)."""
+    try:
+        doc = json.loads(module.params["routes_json"])
+    except ValueError as exc:
+        module.fail_json(msg="routes_json (or routes_file) is not JSON: %s" % exc)
+    if not isinstance(doc, dict):
+        module.fail_json(msg="routes_json (or routes_file) must hold a mapping with routers, services and/or "
+                             "middlewares, got %s" % type(doc).__name__)
+    unknown = sorted(str(key) for key in doc if key not in traefik.KINDS)
+    if unknown:
+        module.fail_json(msg="routes_json (or routes_file): unknown top-level key(s) %s (only %s)"
+                             % (", ".join(unknown), ", ".join(traefik.KINDS)))
+    both = sorted(kind for kind in doc if module.params[kind] is not None)
+    if both:
+        module.fail_json(msg="%s given both in routes_json (or routes_file) and in the task: keep them in one place"
+                             % ", ".join(both))
+    module.params.update(doc)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -368,10 +416,14 @@ def main():
             static_config=dict(type="path"),
             backup=dict(type="bool", default=False),
             origin=dict(type="dict"),
+            routes_file=dict(type="path"),
+            routes_json=dict(type="str"),
         ),
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    if module.params["routes_json"] is not None:
+        routes_from_json(module)
     # Values of secret-bearing keys (users, passwords, credentials in URLs), also of the wrong type, are masked
     # in the whole result.
     middlewares = module.params["middlewares"] if isinstance(module.params["middlewares"], dict) else {}
@@ -379,6 +431,10 @@ def main():
         module.no_log_values.update(value for value in secret_strings(entry, HTTP_MIDDLEWARE_KINDS) if value)
     for kind in traefik.KINDS:
         module.no_log_values.update(url_credentials(module.params[kind]))
+    if module.params["routes_file"]:
+        module.fail_json(msg="routes_file is read on the controller by the collection's action plugin; call the module "
+                             "as squaremcp.infra.traefik_routes in a task (not with ansible -m ... -a through another "
+                             "action), or give routers, services and middlewares directly")
     if not traefik.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (Debian: python3-yaml)"))
     path = module.params["path"]
@@ -396,7 +452,7 @@ def main():
     if module._verbosity < 3:
         # Thousands of routes would travel back for nothing: Ansible shows the invocation from -vvv on.
         result["invocation"] = {"module_args": {key: value for key, value in module.params.items()
-                                                if key not in traefik.KINDS}}
+                                                if key not in traefik.KINDS and key != "routes_json"}}
     module.exit_json(**result)
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPTIONS = ("path", "routers", "services", "middlewares", "state", "prune", "validate", "static_config", "backup",
-           "mode", "owner", "group")
+           "mode", "owner", "group", "routes_file")
 PLAYBOOK = """
 - name: traefik_routes cases
   hosts: localhost
@@ -308,3 +308,55 @@ def test_backup_owner_group_and_mode_through_the_module(tmp_path):
     st = os.stat(path)
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (4321, 4321, 0o640)
     assert sorted(os.listdir(str(directory))) == sorted(["routes.yml", os.path.basename(write["backup_file"])])
+
+
+def test_routes_file_is_read_on_the_controller(tmp_path):
+    """routes_file (JSON or YAML, beside the play or absolute) gives the same file as the options; mixing, unknown keys
+    and a missing file are refused with the file untouched."""
+    for case in ("options", "json", "yaml", "refused"):
+        (tmp_path / case).mkdir()  # one file provider directory each: the same routers twice would be duplicates
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "routes.json").write_text(json.dumps({"routers": ROUTERS, "services": SERVICES}))
+    (tmp_path / "routes.yml").write_text(yaml.safe_dump({"routers": ROUTERS, "services": SERVICES}))
+    (tmp_path / "bad.json").write_text(json.dumps({"routers": ROUTERS, "servces": SERVICES}))
+    refused = tmp_path / "refused"
+    results = run_cases(tmp_path, [
+        {"id": "options", "path": str(tmp_path / "options" / "routes.yml"), "routers": ROUTERS, "services": SERVICES},
+        {"id": "json", "path": str(tmp_path / "json" / "routes.yml"), "routes_file": "routes.json"},
+        {"id": "yaml", "path": str(tmp_path / "yaml" / "routes.yml"), "routes_file": str(tmp_path / "routes.yml")},
+        {"id": "both", "path": str(refused / "both.yml"), "routes_file": "routes.json", "routers": ROUTERS},
+        {"id": "unknown", "path": str(refused / "unknown.yml"), "routes_file": str(tmp_path / "bad.json")},
+        {"id": "missing", "path": str(refused / "missing.yml"), "routes_file": "nowhere.json"},
+    ])
+    for case in ("options", "json", "yaml"):
+        assert results[case].get("changed") is True, results[case]
+    written = (tmp_path / "options" / "routes.yml").read_text()
+    assert (tmp_path / "json" / "routes.yml").read_text() == written
+    assert (tmp_path / "yaml" / "routes.yml").read_text() == written
+    assert "routers given both in routes_json (or routes_file) and in the task" in results["both"]["msg"]
+    assert "unknown top-level key(s) servces" in results["unknown"]["msg"]
+    assert "nowhere.json: not found on the controller" in results["missing"]["msg"]
+    assert os.listdir(refused) == []
+
+
+def test_routes_file_secrets_stay_out_of_the_output(tmp_path):
+    """A basicAuth hash read from routes_file is written to the file but shown nowhere, even with -vvv --diff."""
+    secret = "admin:$2y$05$" + "S3cretHashValue" * 3
+    (tmp_path / "files").mkdir()
+    (tmp_path / "dynamic").mkdir()
+    (tmp_path / "files" / "routes.json").write_text(json.dumps({
+        "routers": {"dash": dict(ROUTERS["site"], middlewares=["auth"])}, "services": {"site": SERVICES["site"]},
+        "middlewares": {"auth": {"basicAuth": {"users": [secret]}}}}))
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "tasks": [{"squaremcp.infra.traefik_routes": {"path": str(tmp_path / "dynamic" / "routes.yml"),
+                                                      "routes_file": "routes.json"}}]}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / ".ansible-tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                           str(tmp_path / "play.yml"), "-vvv", "--diff"], cwd=str(tmp_path), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert proc.returncode == 0 and "changed=1" in proc.stdout, proc.stdout[-3000:]
+    assert "S3cretHashValue" not in proc.stdout
+    assert secret in (tmp_path / "dynamic" / "routes.yml").read_text()

@@ -75,6 +75,10 @@ def tasks(tmp_path, kube, manifests):
             "secret_files": [{"name": "token", "content": "mitogen-only", "services": ["web"]}]}]}},
         {"name": "stack health", "squaremcp.infra.stack_health": {
             "projects": [STACK], "stacks_dir": str(tmp_path / "stacks"), "lock_file": str(tmp_path / "lock")}},
+        # only reads: its commands run in threads of the Mitogen context
+        {"name": "probe", "squaremcp.infra.probe": {"commands": {
+            "files": ["find", str(tmp_path / "etc"), "-type", "f", "-printf", "%f\n"],
+            "stdin": {"argv": ["sort"], "stdin": "b\na\n"}}}},
     ]
 
 
@@ -93,7 +97,9 @@ def _converge_twice(kube, tmp_path, play, env):
     first = run_playbook(kube, tmp_path, play, env=env)
     assert first.rc == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "(mitogen:" in first.task("interpreter")["stdout"], "modules did not run in a Mitogen context"
-    assert [name for name, result in first.tasks[1:] if not result.get("changed")] == ["stack health"]
+    assert [name for name, result in first.tasks[1:] if not result.get("changed")] == ["stack health", "probe"]
+    assert sorted(first.task("probe")["commands"]["files"]["stdout_lines"]) == ["token", "unit.conf"]
+    assert first.task("probe")["commands"]["stdin"]["stdout"] == "a\nb"
     assert [(p["service"], p["state"]) for p in first.task("stack health")["problems"]] == [("web", "missing")]
 
     second = run_playbook(kube, tmp_path, play, env=env)

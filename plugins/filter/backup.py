@@ -5,11 +5,20 @@
 
 from __future__ import annotations
 
+import importlib
+
 from typing import Dict, List, Tuple
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import _backup_config as cfg
+_IMPLEMENTATION = "ansible_collections.squaremcp.infra.plugins.module_utils._backup_config"
+
+
+def _module():
+    """module_utils/_backup_config.py, imported when a filter runs: Ansible loads every filter file of the collection in each
+    task's worker to find one filter, so an import here would slow down every task that uses any of them."""
+    return importlib.import_module(_IMPLEMENTATION)
+
 
 PLACEHOLDER = "CHANGE_ME"
 SETTINGS = ("credentials_dir", "state_dir", "cache_dir", "metrics_path", "maintenance_dir", "lock_timeout",
@@ -28,9 +37,9 @@ def _secret_problem(value, where: str, what: str, vault: str) -> List[str]:
 def _repository(entry, index: int, known_hosts_dir: str) -> Tuple[dict, Dict[str, str], Dict[str, str], List[str]]:
     """(config entry, credentials name -> value, known_hosts path -> text, problems) of one repository."""
     if not isinstance(entry, dict):
-        return {}, {}, {}, ["%s[%d] must be a mapping (name, url, password, ...)" % (cfg.REPOSITORIES_VAR, index)]
+        return {}, {}, {}, ["%s[%d] must be a mapping (name, url, password, ...)" % (_module().REPOSITORIES_VAR, index)]
     name = str(entry.get("name") or "")
-    where = "%s[%d] %r" % (cfg.REPOSITORIES_VAR, index, name)
+    where = "%s[%d] %r" % (_module().REPOSITORIES_VAR, index, name)
     vault = "vault_backup_%s_" % name.replace("-", "_")
     problems = _secret_problem(entry.get("password"), where, "password", vault + "password")
     credentials = {"%s-password" % name: str(entry.get("password") or "")}
@@ -71,7 +80,7 @@ def backup_settings(repositories, sources, host, settings=None, retention=None, 
     settings = dict(settings or {})
     if not isinstance(repositories, list) or not repositories:
         return {"config": {}, "credentials": {}, "known_hosts": {}, "problems": [
-            "%s is empty: give a local repository and at least one off-host one (SFTP or S3)" % cfg.REPOSITORIES_VAR]}
+            "%s is empty: give a local repository and at least one off-host one (SFTP or S3)" % _module().REPOSITORIES_VAR]}
     configs, credentials, known_hosts, problems = [], {}, {}, []
     for index, entry in enumerate(repositories):
         config, secret, known, issues = _repository(entry, index, known_hosts_dir)
@@ -84,13 +93,13 @@ def backup_settings(repositories, sources, host, settings=None, retention=None, 
     config.update({key: settings[key] for key in SETTINGS if settings.get(key) not in (None, "")})
     if not problems:
         try:
-            parsed = cfg.parse(config)
-        except cfg.ConfigError as exc:
+            parsed = _module().parse(config)
+        except _module().ConfigError as exc:
             problems.append(str(exc))
         else:
             if all(repository.kind == "local" for repository in parsed.repositories):
                 problems.append("%s has no off-host repository (sftp:, s3:, rest: ...): a backup on the host's own "
-                                "disks is lost with the host" % cfg.REPOSITORIES_VAR)
+                                "disks is lost with the host" % _module().REPOSITORIES_VAR)
     return {"config": config, "credentials": credentials, "known_hosts": known_hosts, "problems": problems}
 
 

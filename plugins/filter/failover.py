@@ -5,16 +5,31 @@
 
 from __future__ import annotations
 
+import importlib
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import _failover
+_IMPLEMENTATION = "ansible_collections.squaremcp.infra.plugins.module_utils._failover"
+
+
+def _module():
+    """module_utils/_failover.py, imported when a filter runs: Ansible loads every filter file of the collection in each
+    task's worker to find one filter, so an import here would slow down every task that uses any of them."""
+    return importlib.import_module(_IMPLEMENTATION)
+
+
+def _lazy(name):
+    def call(*args, **kwargs):
+        return getattr(_module(), name)(*args, **kwargs)
+    call.__name__ = name
+    return call
 
 
 def _wrap(name, func):
     def filter_function(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except _failover.FailoverError as exc:
+        except _module().FailoverError as exc:
             raise AnsibleFilterError("%s: %s" % (name, exc))
         except (TypeError, AttributeError, KeyError, ValueError) as exc:
             raise AnsibleFilterError("%s: unexpected input (%s)" % (name, exc))
@@ -25,7 +40,7 @@ def _wrap(name, func):
 class FilterModule(object):
     def filters(self):
         functions = {
-            "edge_failover_link": _failover.link_dict,
-            "edge_failover_plan": _failover.plan,
+            "edge_failover_link": _lazy("link_dict"),
+            "edge_failover_plan": _lazy("plan"),
         }
         return dict((name, _wrap(name, func)) for name, func in functions.items())

@@ -5,9 +5,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.squaremcp.infra.plugins.module_utils import _runbook
+_IMPLEMENTATION = "ansible_collections.squaremcp.infra.plugins.module_utils._runbook"
+
+
+def _module():
+    """module_utils/_runbook.py, imported when a filter runs: Ansible loads every filter file of the collection in each
+    task's worker to find one filter, so an import here would slow down every task that uses any of them."""
+    return importlib.import_module(_IMPLEMENTATION)
 
 
 def runbook_findings(data, expected, repaired=False):
@@ -15,7 +23,7 @@ def runbook_findings(data, expected, repaired=False):
     if not isinstance(data, dict) or not isinstance(expected, dict):
         raise AnsibleFilterError("runbook_findings: give the collected data and the expectations as dicts")
     try:
-        return [f.as_dict() for f in _runbook.findings(data, expected, repaired)]
+        return [f.as_dict() for f in _module().findings(data, expected, repaired)]
     except (TypeError, AttributeError, KeyError, ValueError) as exc:
         raise AnsibleFilterError("runbook_findings: unexpected collected data (%s)" % exc)
 
@@ -24,42 +32,42 @@ def runbook_data(collected, phase, targets):
     """{host: runbook_collected} of the targeted hosts -> the collected data of ``phase``."""
     if not isinstance(collected, dict) or not isinstance(targets, list):
         raise AnsibleFilterError("runbook_data: give {host: runbook_collected} and the list of targeted hosts")
-    return _runbook.assemble(collected, phase, targets)
+    return _module().assemble(collected, phase, targets)
 
 
 def runbook_edge_expectations(host_vars):
     """One edge host's variables -> what its Traefik should hold (routers per file, managed files, container)."""
     if not hasattr(host_vars, "get"):
         raise AnsibleFilterError("runbook_edge_expectations: give the host's variables (hostvars[host])")
-    return _runbook.edge_expectations(host_vars)
+    return _module().edge_expectations(host_vars)
 
 
 def runbook_collects_stacks(host_vars):
     """One Docker host's variables -> whether the runbooks read and restore its stacks."""
     if not hasattr(host_vars, "get"):
         raise AnsibleFilterError("runbook_collects_stacks: give the host's variables (hostvars[host])")
-    return _runbook.collects_stacks(host_vars)
+    return _module().collects_stacks(host_vars)
 
 
 def runbook_http_ready(url, answers):
     """A component's URL and {url: uri result} of the /-/ready probes -> {url, ready, error}."""
     if not isinstance(answers, dict):
         raise AnsibleFilterError("runbook_http_ready: give {url: uri result}")
-    return _runbook.http_ready(url, answers)
+    return _module().http_ready(url, answers)
 
 
 def runbook_repair_steps(findings):
     """Findings -> {step: [hosts]} the repair runs."""
     if not isinstance(findings, list):
         raise AnsibleFilterError("runbook_repair_steps: give a list of findings")
-    return _runbook.repair_steps(findings)
+    return _module().repair_steps(findings)
 
 
 def runbook_quarantine_files(findings, host, managed_files):
     """Files of ``host`` the repair moves to quarantine (hand-added route files no role owns)."""
     if not isinstance(findings, list):
         raise AnsibleFilterError("runbook_quarantine_files: give a list of findings")
-    return _runbook.quarantine_files(findings, host, managed_files or [])
+    return _module().quarantine_files(findings, host, managed_files or [])
 
 
 class FilterModule(object):

@@ -17,8 +17,8 @@ description:
     C(stderr), C(stderr_lines); trailing newlines stripped).
   - One task instead of one C(command) task per read (C(dpkg-query), C(systemctl show), C(stat) ...) saves a module
     run each; with pipelining that is 0.2-0.4 s per read on every converge.
-  - For commands that only read. The module cannot tell: it always reports no change and runs in check mode too,
-    so it must never be given a command that changes something.
+  - For commands that only read. The module cannot tell, so it always reports no change and runs in check mode too;
+    never give it a command that changes something.
   - An exit code is a result, not a failure, unless the command lists its O(commands) C(ok_rcs); then any other exit
     code fails the task after every command ran, naming the command and its last line of error output.
 options:

@@ -40,6 +40,7 @@ CASES = {
     "empty_key": (dict(GOOD, traefik_godaddy_api_key=""), "traefik_godaddy_api_key is empty:"),
     "blank_secret": (dict(GOOD, traefik_godaddy_api_secret="  "), "traefik_godaddy_api_secret is empty:"),
     "quote_in_secret": (dict(GOOD, traefik_godaddy_api_secret="a'b"), "single-line values without single quotes"),
+    "newline_in_key": (dict(GOOD, traefik_godaddy_api_key="gd-key\nsecond-line"), "single-line values without single quotes"),
     "placeholder_user": (dict(GOOD, traefik_dashboard_users=PRODUCTION["vault_traefik_dashboard_users"]),
                          "user 'admin' has the CHANGE_ME placeholder instead of a hash"),
     "plain_password_user": (dict(GOOD, traefik_dashboard_users=[BCRYPT, "bob:" + PLAIN]),

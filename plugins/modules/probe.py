@@ -44,6 +44,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs the commands on the target host.
 seealso:
   - module: ansible.builtin.command
 """

@@ -30,8 +30,8 @@ def test_each_command_gets_its_own_result_in_the_shape_of_a_command_task():
 def test_commands_run_at_the_same_time():
     commands = _probe.parse({"s%d" % i: ["sleep", "0.5"] for i in range(4)})
     start = time.monotonic()
-    results, _ = _probe.run_all(commands)
-    assert all(result.rc == 0 for result in results.values())
+    results, failures = _probe.run_all(commands)
+    assert failures == [] and all(result.rc == 0 for result in results.values())
     assert time.monotonic() - start < 1.5  # 4 x 0.5 s one after the other would take 2 s
 
 

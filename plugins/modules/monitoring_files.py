@@ -173,6 +173,10 @@ skipped_checks:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils._monitoring_files import (
     CHECKS, CheckError, WantedFile, apply)
 from ansible_collections.squaremcp.infra.plugins.module_utils._files import FileError

@@ -75,6 +75,10 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils import _probe
 
 

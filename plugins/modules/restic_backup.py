@@ -160,6 +160,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils import _backup as backup
 from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact_text
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_metrics import (

@@ -149,6 +149,10 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils import _runbook_report as report_lib
 from ansible_collections.squaremcp.infra.plugins.module_utils import _files as io
 from ansible_collections.squaremcp.infra.plugins.module_utils._redact import redact_text

@@ -268,6 +268,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils import _sealed_cluster as cluster
 from ansible_collections.squaremcp.infra.plugins.module_utils import k8s, sealing
 from ansible_collections.squaremcp.infra.plugins.module_utils._cert_inspect import CRYPTOGRAPHY_IMPORT_ERROR

@@ -189,6 +189,10 @@ recreate:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils import _stack_files as stack_files
 
 SECRET_FILE = dict(name=dict(type="str", required=True), content=dict(type="str", required=True, no_log=True),

@@ -333,6 +333,10 @@ report:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.squaremcp.infra.plugins.module_utils._imports import forget_failed_imports
+
+forget_failed_imports()  # Mitogen: see a library an earlier task of this run installed (module_utils/_imports.py)
+
 from ansible_collections.squaremcp.infra.plugins.module_utils import certs, k8s
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import venv
 
 import ansible_mitogen
 import pytest
+import yaml
 
 from tests.certs_factory import CertFactory
 from tests.fixtures.sealed_secrets import controller
@@ -107,3 +109,30 @@ def _converge_twice(kube, tmp_path, play, env):
     assert [name for name, result in second.tasks if result.get("changed")] == []
     assert kube.get("bitnami.com/v1alpha1", "SealedSecret", "hermes-secrets", "hermes-mcp") is not None
     assert (tmp_path / "dynamic" / "certificates.yml").read_text().count("certFile") == 1
+
+
+def test_a_library_installed_earlier_in_the_run_is_found_under_mitogen(tmp_path):
+    """The first converge of a fresh host installs python3-yaml & co. and uses them later in the same run: under
+    Mitogen the module_utils that missed the library stay imported, and must import again (module_utils/_imports)."""
+    bare = tmp_path / "bare"
+    venv.create(bare, with_pip=False)  # a Python without PyYAML: the host before its packages are installed
+    site_packages = next(bare.glob("lib/python3*/site-packages"))
+    routes = {"path": str(tmp_path / "routes.yml"),
+              "routers": {"shop": {"rule": "Host(`shop.example.com`)", "service": "shop"}},
+              "services": {"shop": {"loadBalancer": {"servers": [{"url": "http://shop:8080"}]}}}}
+    play = [
+        {"name": "before", "squaremcp.infra.traefik_routes": routes, "ignore_errors": True},
+        {"name": "install PyYAML", "ansible.builtin.file": {
+            "src": os.path.dirname(yaml.__file__), "dest": str(site_packages / "yaml"), "state": "link"}},
+        {"name": "after", "squaremcp.infra.traefik_routes": routes},
+    ]
+    short = tempfile.mkdtemp(prefix="sqm-", dir="/tmp")
+    try:
+        result = run_playbook(None, tmp_path, play, play_vars={"ansible_python_interpreter": str(bare / "bin" / "python")},
+                              env=dict(MITOGEN_ENV, TMPDIR=short))
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+    assert "PyYAML" in result.task("before")["msg"], result.task("before")
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.task("after")["changed"]
+    assert "shop.example.com" in (tmp_path / "routes.yml").read_text()

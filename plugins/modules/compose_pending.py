@@ -82,6 +82,7 @@ reasons:
 """
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -120,7 +121,11 @@ def main():
     def dry_run(name, directory):
         return "".join(docker(gate.compose_dry_run_argv(name, directory)))
 
-    reasons = gate.pending(projects, hashes, containers, dry_run)
+    # The container list and every project's hashes at the same time (one Compose CLI start takes ~0.2 s).
+    with ThreadPoolExecutor(max_workers=min(8, len(projects) + 1)) as pool:
+        listed = pool.submit(containers)
+        hashed = {name: pool.submit(hashes, name, directory) for name, directory in projects.items()}
+        reasons = gate.pending(projects, lambda name, _directory: hashed[name].result(), listed.result, dry_run)
     module.exit_json(changed=False, pending=sorted(reasons), reasons=reasons)
 
 

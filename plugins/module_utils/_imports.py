@@ -36,7 +36,7 @@ def forget_failed_imports() -> List[str]:
         return []
     for name in ours:
         del sys.modules[name]
-        package, _, child = name.rpartition(".")
+        package, _dot, child = name.rpartition(".")
         if package in sys.modules and hasattr(sys.modules[package], child):
             delattr(sys.modules[package], child)
     return ours

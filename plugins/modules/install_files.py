@@ -12,8 +12,9 @@ version_added: 0.2.0
 author:
   - SquareMCP platform team (@squaremcp)
 description:
-  - Writes a set of files whose whole content the caller knows (rendered with the C(ansible.builtin.template) lookup,
-    read with the C(ansible.builtin.file) lookup, or built in the task), and gives each its owner, group and mode.
+  - Writes a set of files whose whole content the caller knows (rendered with the C(squaremcp.infra.template) or
+    C(ansible.builtin.template) lookup, read with the C(ansible.builtin.file) lookup, or built in the task), and gives
+    each its owner, group and mode.
   - One module run for all of them. A converge that changes nothing pays one round trip, where
     M(ansible.builtin.template) and M(ansible.builtin.copy) pay two per file (a C(stat) and a C(file) run) and a loop
     pays that per item.
@@ -98,6 +99,8 @@ attributes:
     platforms: posix
     description: Runs where the files are (the managed host, or the control host with C(delegate_to)).
 seealso:
+  - plugin: squaremcp.infra.template
+    plugin_type: lookup
   - module: ansible.builtin.copy
   - module: ansible.builtin.template
 """
@@ -110,9 +113,9 @@ EXAMPLES = r"""
     mode: "0644"
     files:
       - dest: /etc/systemd/system/backup.service
-        content: "{{ lookup('ansible.builtin.template', 'backup.service.j2') }}"
+        content: "{{ lookup('squaremcp.infra.template', 'backup.service.j2') }}"
       - dest: /etc/systemd/system/backup.timer
-        content: "{{ lookup('ansible.builtin.template', 'backup.timer.j2', template_vars={'on_calendar': 'daily'}) }}"
+        content: "{{ lookup('squaremcp.infra.template', 'backup.timer.j2', template_vars={'on_calendar': 'daily'}) }}"
   notify: backup units changed
 
 - name: Write a drop-in in a directory that may not exist yet

@@ -73,7 +73,7 @@ unit: venv collections
 
 # The stacks, backup and monitoring tests deploy real Compose projects: they need the engine and the images.
 integration: venv collections images
-	$(BIN)/python -m pytest -q $(PYTEST_N) tests/integration
+	$(BIN)/python -m pytest -q $(PYTEST_N) --durations=15 tests/integration
 
 # The integration tests not marked slow (no ansible-playbook, no containers): seconds, for test-fast.
 integration-fast: venv collections

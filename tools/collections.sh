@@ -6,8 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bundle=${ANSIBLE_BUNDLE:-12.3.0}
 cache=${SQUAREMCP_CACHE:-/var/cache/squaremcp}
 dest=$root/.collections/ansible_collections
-wanted=(ansible/posix community/crypto community/docker community/general
-        community/library_inventory_filtering_v1 kubernetes/core)
+wanted=(ansible/posix community/crypto community/docker community/library_inventory_filtering_v1 kubernetes/core)
+# Dropped since: removed from a checkout that still has them (an installed collection costs every task under Mitogen).
+dropped=(community/general)
 
 wheel=$cache/ansible-$bundle-py3-none-any.whl
 if [ ! -s "$wheel" ]; then
@@ -26,5 +27,6 @@ with zipfile.ZipFile(wheel) as zf:
         prefix = f"ansible_collections/{name}/"
         zf.extractall(dest.parent, [m for m in zf.namelist() if m.startswith(prefix)])
 PY
+for name in "${dropped[@]}"; do rm -rf "${dest:?}/$name"; done
 ln -sfn ../../.. "$dest/squaremcp/infra"
 echo "[collections] ansible $bundle: ${wanted[*]} + squaremcp/infra -> checkout" >&2

@@ -142,6 +142,8 @@ def test_ha_join_addons_kubeconfig_and_second_run_changes_nothing(tmp_path, kube
                                 "node-d": "worker"}
     assert sorted(state["snaps"]) == ["node-a", "node-b", "node-c", "node-d"]
     assert all(snaps == {"microk8s": "1.34/stable"} for snaps in state["snaps"].values())
+    assert sorted(e[2:] for e in state["log"] if e[1] == "snap") == [
+        ["install", "microk8s", "--classic", "--channel", "1.34/stable"]] * 4
     assert all(t["used"] for t in state["tokens"].values()) and len(state["tokens"]) == 3
     joins = [entry for entry in state["log"] if entry[1] == "join"]
     assert [(j[0], j[2].split(":")[0], "--worker" in j) for j in joins] == [
@@ -162,6 +164,18 @@ def test_ha_join_addons_kubeconfig_and_second_run_changes_nothing(tmp_path, kube
                                  group_vars=addons)
     assert rc == 0 and changed_tasks(report) == [], failures(report) or changed_tasks(report)
     assert len(state["tokens"]) == 3  # no token issued, nobody re-joined
+
+    # A node that tracks another channel is moved to the pinned one (and only that changes).
+    state["snaps"]["node-d"]["microk8s"] = "1.33/stable"
+    state_path.write_text(json.dumps(state))
+    rc, report, state = converge(tmp_path, kube, state_path, bindir, ["node-a", "node-b", "node-c"], ["node-d"],
+                                 group_vars=addons)
+    assert rc == 0, failures(report)
+    assert changed_tasks(report) == [
+        "squaremcp.infra.microk8s : Install microk8s from its pinned channel, or move it to that channel"]
+    assert state["snaps"]["node-d"] == {"microk8s": "1.34/stable"}
+    assert [e for e in state["log"] if e[1] == "snap"][-1] == ["node-d", "snap", "refresh", "microk8s", "--channel",
+                                                               "1.34/stable"]
 
 
 def test_converge_fails_when_the_running_edge_is_not_the_recorded_design(tmp_path, kube):

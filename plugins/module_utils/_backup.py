@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+from ansible_collections.squaremcp.infra.plugins.module_utils import _backup_opened as opened_records
 from ansible_collections.squaremcp.infra.plugins.module_utils import _files as fileio
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_config import Config, ConfigError, Source
 from ansible_collections.squaremcp.infra.plugins.module_utils._backup_docker import Docker, SourceError
@@ -450,8 +451,8 @@ def run_check(files, config: Config, now: Optional[datetime.datetime] = None,
     return outcome
 
 
-def _open_all(config: Config) -> Dict[str, Optional[ResticError]]:
-    """Open every repository at once (each ``restic cat config`` spends most of its time deriving the key)."""
+def _open_all(config: Config, repositories: Sequence) -> Dict[str, Optional[ResticError]]:
+    """Open ``repositories`` at once (each ``restic cat config`` spends most of its time deriving the key)."""
     def attempt(repository) -> Optional[ResticError]:
         try:
             Restic(config, repository).open()
@@ -459,19 +460,39 @@ def _open_all(config: Config) -> Dict[str, Optional[ResticError]]:
             return exc
         return None
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(config.repositories))) as pool:
-        return dict(zip([r.name for r in config.repositories], pool.map(attempt, config.repositories)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(repositories))) as pool:
+        return dict(zip([r.name for r in repositories], pool.map(attempt, repositories)))
 
 
-def init_repositories(files, config: Config) -> Outcome:
-    """Create the repositories that do not exist yet; never touches one that exists or fails to open."""
+def _dependencies(config: Config, config_path: str, repository) -> list:
+    try:
+        return opened_records.fingerprint([config_path] + Restic(config, repository).dependencies())
+    except ResticError:
+        return [[config_path, None]]  # a missing credential: open it, which says so
+
+
+def init_repositories(files, config: Config, config_path: str = "", reopen_after: float = 0) -> Outcome:
+    """Create the repositories that do not exist yet; never touches one that exists or fails to open.
+
+    With ``config_path`` and ``reopen_after`` (seconds), a repository this function opened or created less than
+    ``reopen_after`` ago, with the same configuration file and credential files, is taken as existing without
+    opening it again (module _backup_opened)."""
     outcome = Outcome(operation="init", run="", started=_now(None).isoformat())
-    opened = _open_all(config)
+    remember = bool(config_path) and reopen_after > 0
+    records = opened_records.load(config.state_dir) if remember else {}
+    now = time.time()
+    dependencies = {r.name: _dependencies(config, config_path, r) for r in config.repositories} if remember else {}
+    known = {r.name for r in config.repositories
+             if remember and opened_records.proven(records.get(r.name), dependencies[r.name], now, reopen_after)}
+    opened = _open_all(config, [r for r in config.repositories if r.name not in known])
     for repository in config.repositories:
         result = RepositoryResult(name=repository.name, display=repository.display)
         outcome.repositories.append(result)
         restic = Restic(config, repository)
         try:
+            if repository.name in known:
+                result.complete = True
+                continue
             if opened[repository.name] is not None:
                 raise opened[repository.name]
             result.complete = True
@@ -496,6 +517,15 @@ def init_repositories(files, config: Config) -> Outcome:
     outcome.msg = "; ".join(r.error for r in outcome.repositories if r.error) or "%d repositories ready%s" % (
         len(outcome.repositories), " (%s initialised)" % ", ".join(
             r.name for r in outcome.repositories if r.warnings) if outcome.changed else "")
+    fresh = {r.name for r in outcome.repositories if r.complete and r.name not in known}
+    if remember and fresh:
+        for repository in config.repositories:
+            if repository.name in fresh:  # created: its credential files are as before
+                records[repository.name] = {"fingerprint": dependencies[repository.name], "opened": now}
+        problem = opened_records.save(files, config.state_dir, {
+            name: record for name, record in records.items() if name in {r.name for r in config.repositories}})
+        if problem:
+            outcome.warnings.append(problem)
     return outcome
 
 

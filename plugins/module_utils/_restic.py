@@ -123,6 +123,12 @@ class Restic(object):
         raise ResticError("credentials", "repository %s: the credential %s is missing or unreadable at %s: %s" % (
             self.repository.display, name, " and ".join(paths), _ADVICE["credentials"]))
 
+    def dependencies(self) -> List[str]:
+        """The files opening the repository reads: its credential files and, for SFTP, the known_hosts file
+        (raises :class:`ResticError` for a credential that is missing)."""
+        paths = [self._credential(name) for name in self.repository.credential_names()]
+        return paths + ([self.repository.known_hosts] if self.repository.known_hosts else [])
+
     def env(self) -> Dict[str, str]:
         env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR") if key in os.environ}
         env.update(TZ="UTC", RESTIC_REPOSITORY=self.repository.url, RESTIC_PASSWORD_FILE=self._credential(self.repository.password),

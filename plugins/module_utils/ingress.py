@@ -909,53 +909,76 @@ def decode_manifest(path, content):
 
 
 # ---------------------------------------------------------------------------------------------
-# Cluster access (typed kubernetes client through module_utils/k8s.py)
+# Cluster access (kubernetes' dynamic client through module_utils/k8s.py)
 # ---------------------------------------------------------------------------------------------
+
+# kind -> (group/version, plural, namespaced): the four resources this concern reads and writes.
+RESOURCES = {
+    "IngressClass": ("networking.k8s.io/v1", "ingressclasses", False),
+    "Ingress": ("networking.k8s.io/v1", "ingresses", True),
+    "DaemonSet": ("apps/v1", "daemonsets", True),
+    "Deployment": ("apps/v1", "deployments", True),
+}
+
+
+class _KnownResources(object):
+    """The dynamic client's discoverer for :data:`RESOURCES` only: no discovery request, no cache file."""
+
+    def __init__(self, client, cache_file=None):  # pylint: disable=unused-argument
+        self.client = client
+
 
 class KubeIngressApi(object):
     """The few API calls this concern needs, through ``module_utils/k8s.py``.
 
-    Every failure surfaces as that module's ``KubeError`` (message with the HTTP status and what to
-    do, ``status`` attribute), unchanged: callers handle it next to :class:`IngressError`.
+    Plain JSON through the dynamic client with the resources known in advance: the typed client's model classes
+    (half a second to import) and API discovery are not needed. Every failure surfaces as that module's
+    ``KubeError`` (message with the HTTP status and what to do, ``status`` attribute), unchanged: callers handle it
+    next to :class:`IngressError`.
     """
 
     def __init__(self, api_client, request_timeout=30):
-        from kubernetes import client  # imported lazily: unit tests of the pure parts need no client
+        from kubernetes.dynamic import DynamicClient, Resource  # imported lazily: unit tests of the pure parts need no client
 
-        self.net = client.NetworkingV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.serialize = api_client.sanitize_for_serialization
+        self.client = DynamicClient(api_client, discoverer=_KnownResources)
+        self.resources = {}
+        for kind, (group_version, plural, namespaced) in RESOURCES.items():
+            group, version = group_version.split("/")
+            self.resources[kind] = Resource(prefix="apis", group=group, api_version=version, kind=kind,
+                                            namespaced=namespaced, name=plural, client=self.client)
         self.timeout = request_timeout
 
-    def _list(self, action, func, kind, **kwargs):
+    def _list(self, action, kind, namespace=None):
         result = []
-        for item in k8s.list_all(action, func, _request_timeout=self.timeout, **kwargs):
-            obj = self.serialize(item)
-            obj["kind"] = kind
-            result.append(obj)
-        return result
+        token = None
+        while True:
+            page = self._call(action, self.client.get, self.resources[kind], namespace=namespace,
+                              **({"_continue": token} if token else {})).to_dict()
+            for obj in page.get("items") or []:
+                obj["kind"] = kind
+                obj.setdefault("apiVersion", page.get("apiVersion"))
+                result.append(obj)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return result
 
-    def _per_namespace(self, what, kind, cluster_fn, namespaced_fn, namespaces):
+    def _per_namespace(self, what, kind, namespaces):
         if not namespaces:
-            return self._list("listing %s in all namespaces" % what, cluster_fn, kind)
+            return self._list("listing %s in all namespaces" % what, kind)
         result = []
         for ns in namespaces:
-            result.extend(self._list("listing %s in namespace %s" % (what, ns), namespaced_fn, kind, namespace=ns))
+            result.extend(self._list("listing %s in namespace %s" % (what, ns), kind, namespace=ns))
         return result
 
     def ingress_classes(self):
-        return self._list("listing IngressClasses", self.net.list_ingress_class, "IngressClass")
+        return self._list("listing IngressClasses", "IngressClass")
 
     def ingresses(self, namespaces):
-        return self._per_namespace("Ingresses", "Ingress", self.net.list_ingress_for_all_namespaces,
-                                   self.net.list_namespaced_ingress, namespaces)
+        return self._per_namespace("Ingresses", "Ingress", namespaces)
 
     def workloads(self, namespaces):
-        return self._per_namespace(
-            "DaemonSets", "DaemonSet", self.apps.list_daemon_set_for_all_namespaces,
-            self.apps.list_namespaced_daemon_set, namespaces) + self._per_namespace(
-            "Deployments", "Deployment", self.apps.list_deployment_for_all_namespaces,
-            self.apps.list_namespaced_deployment, namespaces)
+        return self._per_namespace("DaemonSets", "DaemonSet", namespaces) + self._per_namespace(
+            "Deployments", "Deployment", namespaces)
 
     def _call(self, action, func, *args, **kwargs):
         return k8s.call(action, func, *args, _request_timeout=self.timeout, **kwargs)
@@ -965,13 +988,14 @@ class KubeIngressApi(object):
         return {"dry_run": "All"} if dry_run else {}
 
     def patch_ingress(self, namespace, name, body, dry_run):
-        return self._call("patching Ingress %s/%s" % (namespace, name), self.net.patch_namespaced_ingress,
-                          name, namespace, body, **self._dry(dry_run))
+        return self._call("patching Ingress %s/%s" % (namespace, name), self.client.patch, self.resources["Ingress"],
+                          body=body, name=name, namespace=namespace,
+                          content_type="application/strategic-merge-patch+json", **self._dry(dry_run))
 
     def create_ingress_class(self, body, dry_run):
-        return self._call("creating IngressClass %s" % body["metadata"]["name"], self.net.create_ingress_class,
-                          body, **self._dry(dry_run))
+        return self._call("creating IngressClass %s" % body["metadata"]["name"], self.client.create,
+                          self.resources["IngressClass"], body=body, **self._dry(dry_run))
 
     def delete_ingress_class(self, name, dry_run):
-        return self._call("deleting IngressClass %s" % name, self.net.delete_ingress_class, name,
-                          **self._dry(dry_run))
+        return self._call("deleting IngressClass %s" % name, self.client.delete, self.resources["IngressClass"],
+                          name=name, **self._dry(dry_run))

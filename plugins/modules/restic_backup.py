@@ -48,6 +48,17 @@ options:
     type: list
     elements: str
     default: []
+  reopen_after:
+    description:
+      - Only for O(operation=init). Opening a repository costs restic's key derivation (about half a second of CPU
+        each), so the module records every repository it opened or created, in C(opened.json) of the configuration's
+        C(state_dir), with the identity (inode, size, modification time) of the configuration file and of the
+        repository's credential and C(known_hosts) files. A repository recorded less than this many seconds ago, with
+        none of these files changed since, is taken as existing and not opened again; the nightly backup and the
+        weekly check open it anyway.
+      - V(0) opens every repository on every run. The record holds no URL, password, key or hash of one.
+    type: int
+    default: 86400
 attributes:
   check_mode:
     support: full
@@ -177,6 +188,7 @@ def main():
             operation=dict(type="str", choices=["backup", "check", "init"], default="backup"),
             sources=dict(type="list", elements="str", default=[]),
             repositories=dict(type="list", elements="str", default=[]),
+            reopen_after=dict(type="int", default=86400),
         ),
         supports_check_mode=True,
     )
@@ -184,6 +196,9 @@ def main():
     if params["operation"] != "init" and not HAS_PROMETHEUS_CLIENT:
         module.fail_json(msg=missing_required_lib("prometheus_client (Debian: python3-prometheus-client)"),
                          exception=PROMETHEUS_CLIENT_IMPORT_ERROR)
+    if params["reopen_after"] < 0:
+        module.fail_json(msg="reopen_after is %d: give 0 (open every repository) or a number of seconds"
+                         % params["reopen_after"])
     try:
         config = backup.load_config(params["config"])
         unknown = sorted(set(params["repositories"]) - {r.name for r in config.repositories})
@@ -191,7 +206,8 @@ def main():
             module.fail_json(msg="no repository named %s in backup_repositories (known: %s)" % (
                 ", ".join(unknown), ", ".join(r.name for r in config.repositories)))
         if params["operation"] == "init":
-            outcome = backup.init_repositories(module, config)
+            outcome = backup.init_repositories(module, config, config_path=params["config"],
+                                               reopen_after=params["reopen_after"])
         elif params["operation"] == "check":
             outcome = backup.run_check(module, config, repositories=params["repositories"] or None)
         else:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
+import yaml
 
 from tests import certs_factory
 from tests.kube.playbook import run_playbook
@@ -28,8 +29,8 @@ from tests.kube.playbook import run_playbook
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "backup"
 ENTRY = ROOT / "roles" / "backup" / "files" / "squaremcp_backup.py"
-MODULE_UTILS = ["_files.py", "_backup.py", "_backup_config.py", "_backup_docker.py", "_backup_dumps.py",
-                "_backup_metrics.py", "_backup_restore.py", "_restic.py"]
+# What the role installs beside the entry point (so a module_utils file the role forgets fails here too).
+MODULE_UTILS = yaml.safe_load((ROOT / "roles" / "backup" / "vars" / "main.yml").read_text())["__backup_module_utils"]
 DEBIAN_PACKAGES = ["python3-prometheus-client", "python3-decorator"]
 SECRETS = {"postgres_password": "pg-test-only", "mariadb_root_password": "maria-test-only", "redis_password": "redis-pw"}
 IMAGES = ["squaremcp/stack-postgres:current", "squaremcp/stack-mariadb:current", "squaremcp/stack-redis:current",

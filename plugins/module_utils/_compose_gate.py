@@ -17,6 +17,7 @@ Whatever cannot be read makes the project pending: the gate may run ``up`` for n
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from typing import Any, Callable, Dict, List, Optional
 
@@ -50,6 +51,24 @@ def compose_dry_run_argv(project: str, project_dir: str) -> List[str]:
     """What ``docker compose up`` would do, decided by Compose (nothing is changed)."""
     return ["compose", "--project-name", project, "--project-directory", project_dir, "--dry-run",
             "up", "--detach", "--remove-orphans"]
+
+
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def hashes_may_differ(project_dir: str) -> bool:
+    """True when the project's compose file uses ``env_file`` (Compose 2.26's hashes then differ from the labels,
+    so the dry run decides): worth starting that dry run beside the hashes. Only a guess about timing; an
+    unreadable file counts as True."""
+    for name in COMPOSE_FILES:
+        try:
+            with open(os.path.join(project_dir, name), "rb") as handle:
+                return b"env_file" in handle.read()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return True
+    return False
 
 
 def dry_run_actions(text: str) -> List[str]:

@@ -121,11 +121,15 @@ def main():
     def dry_run(name, directory):
         return "".join(docker(gate.compose_dry_run_argv(name, directory)))
 
-    # The container list and every project's hashes at the same time (one Compose CLI start takes ~0.2 s).
-    with ThreadPoolExecutor(max_workers=min(8, len(projects) + 1)) as pool:
+    # The container list, every project's hashes and the dry runs their hashes will likely need, at the same time
+    # (one Compose CLI start takes ~0.2 s; a dry run waits for the health of dependencies).
+    guessed = [name for name, directory in sorted(projects.items()) if gate.hashes_may_differ(directory)]
+    with ThreadPoolExecutor(max_workers=min(8, 1 + len(projects) + len(guessed))) as pool:
         listed = pool.submit(containers)
         hashed = {name: pool.submit(hashes, name, directory) for name, directory in projects.items()}
-        reasons = gate.pending(projects, lambda name, _directory: hashed[name].result(), listed.result, dry_run)
+        early = {name: pool.submit(dry_run, name, projects[name]) for name in guessed}
+        reasons = gate.pending(projects, lambda name, _directory: hashed[name].result(), listed.result,
+                               lambda name, directory: early[name].result() if name in early else dry_run(name, directory))
     module.exit_json(changed=False, pending=sorted(reasons), reasons=reasons)
 
 

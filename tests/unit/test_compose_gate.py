@@ -172,3 +172,14 @@ def test_compose_commands_name_the_project_and_its_directory():
     assert gate.compose_dry_run_argv("shop", "/opt/stacks/shop") == [
         "compose", "--project-name", "shop", "--project-directory", "/opt/stacks/shop",
         "--dry-run", "up", "--detach", "--remove-orphans"]
+
+
+def test_a_dry_run_is_started_early_only_for_a_project_with_env_files(tmp_path):
+    assert not gate.hashes_may_differ(str(tmp_path))  # no compose file: nothing to guess
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: nginx:1.25\n")
+    assert not gate.hashes_may_differ(str(tmp_path))
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: nginx:1.25\n    env_file: [web.env]\n")
+    assert gate.hashes_may_differ(str(tmp_path))
+    (tmp_path / "compose.yml").unlink()
+    (tmp_path / "docker-compose.yaml").mkdir()  # unreadable as a file: guess yes
+    assert gate.hashes_may_differ(str(tmp_path))

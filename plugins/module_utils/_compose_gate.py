@@ -8,8 +8,10 @@ A project has nothing to do when every service Compose's own ``config --hash '*'
 that is running (and healthy when it has a health check) and carries that hash in its
 ``com.docker.compose.config-hash`` label, and no container of the project belongs to a service the file no
 longer declares (an orphan). The hash is Compose's, never recomputed here. Compose 2.26's ``config --hash``
-differs from the label of a service with an ``env_file`` (``up`` hashes the service with the file read in): when
-only hashes differ, Compose's own decision settles it (``docker compose --dry-run up --detach --remove-orphans``,
+differs from the label of a service with an ``env_file`` (``up`` hashes the service with the file read in), so for
+a project that uses env files the hashes are Compose's hashes of its resolved configuration (``config --format
+json``, env files already in ``environment``) given back on stdin without ``env_file``. When only hashes still
+differ, Compose's own decision settles it (``docker compose --dry-run up --detach --remove-orphans``,
 nothing to do when it reports every container ``Running``, or ``Waiting``/``Healthy`` for a dependency).
 Whatever cannot be read makes the project pending: the gate may run ``up`` for nothing, never skip it on an error.
 """
@@ -17,6 +19,7 @@ Whatever cannot be read makes the project pending: the gate may run ``up`` for n
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from typing import Any, Callable, Dict, List, Optional
@@ -47,6 +50,30 @@ def compose_hash_argv(project: str, project_dir: str) -> List[str]:
             "config", "--hash", "*"]
 
 
+def compose_resolved_argv(project: str, project_dir: str) -> List[str]:
+    """The project as Compose loads it for ``up`` (env files read into ``environment``), as JSON."""
+    return ["compose", "--project-name", project, "--project-directory", project_dir, "config", "--format", "json"]
+
+
+def compose_hash_stdin_argv(project: str, project_dir: str) -> List[str]:
+    """Compose's per-service config hashes of a configuration given on stdin."""
+    return ["compose", "--project-name", project, "--project-directory", project_dir, "--file", "-",
+            "config", "--hash", "*"]
+
+
+def without_env_files(resolved: str) -> str:
+    """``docker compose config --format json`` output with every service's ``env_file`` dropped: its variables are
+    already in ``environment``, which is what ``up`` hashes into the container's label (Compose 2.26)."""
+    project = json.loads(resolved)
+    services = project.get("services") if isinstance(project, dict) else None
+    if not isinstance(services, dict):
+        raise ValueError("docker compose config --format json printed no services")
+    for service in services.values():
+        if isinstance(service, dict):
+            service.pop("env_file", None)
+    return json.dumps(project)
+
+
 def compose_dry_run_argv(project: str, project_dir: str) -> List[str]:
     """What ``docker compose up`` would do, decided by Compose (nothing is changed)."""
     return ["compose", "--project-name", project, "--project-directory", project_dir, "--dry-run",
@@ -57,9 +84,9 @@ COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-c
 
 
 def hashes_may_differ(project_dir: str) -> bool:
-    """True when the project's compose file uses ``env_file`` (Compose 2.26's hashes then differ from the labels,
-    so the dry run decides): worth starting that dry run beside the hashes. Only a guess about timing; an
-    unreadable file counts as True."""
+    """True when the project's compose file uses ``env_file``: Compose 2.26's ``config --hash`` of the file then
+    differs from the labels ``up`` writes, so the hashes are taken from the resolved configuration instead
+    (:func:`without_env_files`). An unreadable file counts as True (the resolved path works for any project)."""
     for name in COMPOSE_FILES:
         try:
             with open(os.path.join(project_dir, name), "rb") as handle:

@@ -19,8 +19,11 @@ description:
     equals Compose's hash, and no container of the project belongs to a service the compose file no longer
     declares (an orphan). The hashes are Compose's own; the containers come from one C(docker ps) and one
     C(docker inspect) of every Compose container (the Docker CLI, so no Python library is needed on the host).
-  - Compose 2.26's C(config --hash) differs from the label of a service with an C(env_file); when only hashes
-    differ, C(docker compose --dry-run up --detach --remove-orphans) decides (nothing to do when it reports every
+  - Compose 2.26's C(config --hash) of the file differs from the label of a service with an C(env_file), so for a
+    project whose compose file uses env files the hashes are Compose's own of the resolved configuration
+    (C(docker compose config --format json), the env files' variables already in C(environment)) given back on
+    stdin without C(env_file); neither that configuration nor Compose's messages about it appear in a result. When
+    only hashes still differ, C(docker compose --dry-run up --detach --remove-orphans) decides (nothing to do when it reports every
     container V(Running), or V(Waiting) and V(Healthy) for a dependency).
   - Whatever cannot be read (no Docker, a compose file Compose rejects, an unexpected output) makes the project
     pending with the reason; the module never fails because of the state it reads.
@@ -112,7 +115,20 @@ def main():
         return out or "", err or ""
 
     def hashes(name, directory):
-        return gate.parse_hashes(docker(gate.compose_hash_argv(name, directory))[0])
+        if not gate.hashes_may_differ(directory):
+            return gate.parse_hashes(docker(gate.compose_hash_argv(name, directory))[0])
+        # The resolved configuration holds the env files' values: neither it nor Compose's output on it is ever
+        # quoted in a reason.
+        if not docker_bin:
+            raise RuntimeError("no docker CLI on PATH")
+        rc, resolved, _err = module.run_command([docker_bin] + gate.compose_resolved_argv(name, directory))
+        if rc != 0:
+            raise RuntimeError("docker compose config --format json exited with %d" % rc)
+        rc, out, _err = module.run_command([docker_bin] + gate.compose_hash_stdin_argv(name, directory),
+                                           data=gate.without_env_files(resolved))
+        if rc != 0:
+            raise RuntimeError("docker compose config --hash of the resolved configuration exited with %d" % rc)
+        return gate.parse_hashes(out)
 
     def containers():
         ids = docker(gate.containers_argv())[0].split()
@@ -121,15 +137,11 @@ def main():
     def dry_run(name, directory):
         return "".join(docker(gate.compose_dry_run_argv(name, directory)))
 
-    # The container list, every project's hashes and the dry runs their hashes will likely need, at the same time
-    # (one Compose CLI start takes ~0.2 s; a dry run waits for the health of dependencies).
-    guessed = [name for name, directory in sorted(projects.items()) if gate.hashes_may_differ(directory)]
-    with ThreadPoolExecutor(max_workers=min(8, 1 + len(projects) + len(guessed))) as pool:
+    # The container list and every project's hashes at the same time (one Compose CLI start takes ~0.2 s).
+    with ThreadPoolExecutor(max_workers=min(8, len(projects) + 1)) as pool:
         listed = pool.submit(containers)
         hashed = {name: pool.submit(hashes, name, directory) for name, directory in projects.items()}
-        early = {name: pool.submit(dry_run, name, projects[name]) for name in guessed}
-        reasons = gate.pending(projects, lambda name, _directory: hashed[name].result(), listed.result,
-                               lambda name, directory: early[name].result() if name in early else dry_run(name, directory))
+        reasons = gate.pending(projects, lambda name, _directory: hashed[name].result(), listed.result, dry_run)
     module.exit_json(changed=False, pending=sorted(reasons), reasons=reasons)
 
 

@@ -3,8 +3,8 @@
 """squaremcp.infra.compose_pending against the host's real Docker daemon and Compose CLI.
 
 One uniquely named project of the stand-in image (squaremcp/stack-app, `make images`): web (health check, an
-env_file, whose label hash Compose 2.26's `config --hash` does not print, so Compose's dry run settles it) and
-side (none; it waits for web's health). Up and healthy, it has nothing to do; a stopped container, a changed env
+env_file, whose label hash Compose 2.26's `config --hash` of the file does not print; the gate hashes the resolved
+configuration instead, and the env file's values never reach a result) and side (none; it waits for web's health). Up and healthy, it has nothing to do; a stopped container, a changed env
 file, a changed service (Compose's own config hash differs from the container's label) and an orphan each make it
 pending, as does a directory Compose cannot read; check mode reads the same. Everything the test creates is removed afterwards.
 """
@@ -24,6 +24,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 IMAGE = "squaremcp/stack-app:current"
+SECRET = "tok-en-s3cret-value"
 PROBE = {"test": ["CMD", "app-standin", "probe", "http://127.0.0.1:3000/health"], "interval": "1s", "retries": 2}
 
 pytestmark = pytest.mark.slow
@@ -65,7 +66,7 @@ def project(tmp_path):
     name = "sqgate-it-%s" % uuid.uuid4().hex[:8]
     directory = tmp_path / name
     directory.mkdir()
-    (directory / "web.env").write_text("MODE=one\n")
+    (directory / "web.env").write_text("MODE=one\nTOKEN=%s\n" % SECRET)
     write_compose(directory, name, {"web": standin("web", healthcheck=PROBE, env_file=["web.env"]),
                                     "side": standin("side", depends_on={"web": {"condition": "service_healthy"}})})
     try:
@@ -91,17 +92,19 @@ def test_only_projects_with_something_to_do_are_pending(project):
     assert (results["healthy"]["pending"], results["healthy"]["changed"]) == ([], False), results["healthy"]
     for task in ("stopped", "stopped in check mode"):
         assert results[task]["pending"] == [name], results[task]
-        # web's label hash differs for its env_file (Compose 2.26), which is reported but decides nothing here.
-        assert "container %s-side-1 is exited" % name in results[task]["reasons"][name], results[task]
+        # web's hash is Compose's hash of the resolved configuration: it equals web's label despite the env file.
+        assert results[task]["reasons"][name] == ["container %s-side-1 is exited" % name], results[task]
         assert results[task]["changed"] is False
+    assert SECRET not in output
     assert results["unreadable"]["pending"] == ["sqgate-it-nothing"]
     assert "cannot read Compose's config hashes" in results["unreadable"]["reasons"]["sqgate-it-nothing"][0]
 
     # Bring it back, then change web's env file: Compose's dry run would recreate web.
     up = docker("compose", "--project-directory", str(directory), "up", "-d", "--wait", check=False)
     assert up.returncode == 0, up.stderr
-    (directory / "web.env").write_text("MODE=two\n")
+    (directory / "web.env").write_text("MODE=two\nTOKEN=%s\n" % SECRET)
     results, output = play(work, [gate("env changed", projects)])
+    assert SECRET not in output
     reasons = results["env changed"]["reasons"][name]
     assert reasons[0] == "container %s-web-1 has a config-hash label other than docker compose config --hash prints" % name, output
     assert reasons[1].startswith("docker compose --dry-run up: ") and "Recreate" in reasons[1], reasons

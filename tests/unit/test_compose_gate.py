@@ -8,6 +8,8 @@ real `docker compose config --hash` and real containers are tests/integration/te
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.squaremcp.infra.plugins.module_utils import _compose_gate as gate
@@ -183,3 +185,16 @@ def test_a_dry_run_is_started_early_only_for_a_project_with_env_files(tmp_path):
     (tmp_path / "compose.yml").unlink()
     (tmp_path / "docker-compose.yaml").mkdir()  # unreadable as a file: guess yes
     assert gate.hashes_may_differ(str(tmp_path))
+
+
+def test_the_resolved_configuration_loses_only_its_env_files():
+    resolved = json.dumps({"name": "p", "services": {
+        "web": {"image": "nginx:1.25", "env_file": [{"path": "/opt/p/web.env", "required": True}],
+                "environment": {"MODE": "one"}},
+        "side": {"image": "redis:7"}}})
+    assert json.loads(gate.without_env_files(resolved)) == {"name": "p", "services": {
+        "web": {"image": "nginx:1.25", "environment": {"MODE": "one"}}, "side": {"image": "redis:7"}}}
+    with pytest.raises(ValueError):
+        gate.without_env_files('{"name": "p"}')
+    with pytest.raises(ValueError):
+        gate.without_env_files("not json")

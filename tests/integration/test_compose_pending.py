@@ -4,9 +4,10 @@
 
 One uniquely named project of the stand-in image (squaremcp/stack-app, `make images`): web (health check, an
 env_file, whose label hash Compose 2.26's `config --hash` of the file does not print; the gate hashes the resolved
-configuration instead, and the env file's values never reach a result) and side (none; it waits for web's health). Up and healthy, it has nothing to do; a stopped container, a changed env
-file, a changed service (Compose's own config hash differs from the container's label) and an orphan each make it
-pending, as does a directory Compose cannot read; check mode reads the same. Everything the test creates is removed afterwards.
+configuration instead, and the env file's values never reach a result) and side (none; it waits for web's
+health). Up and healthy, it has nothing to do; a stopped container, a changed env file, a changed service (Compose's
+own config hash differs from the container's label) and an orphan each make it pending, as does a directory Compose
+cannot read; check mode reads the same. Everything the test creates is removed afterwards.
 """
 
 from __future__ import annotations
